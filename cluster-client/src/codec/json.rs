@@ -17,7 +17,11 @@ impl Codec for Json {
         "json"
     }
 
-    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
         serde_json::to_writer(out, value).map_err(|e| CodecError::new("json", Direction::Encode, e))
     }
 

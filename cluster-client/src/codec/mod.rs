@@ -24,7 +24,8 @@ pub trait Codec: Clone + Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// Appends the encoding of `value` to `out`.
-    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError>;
+    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>)
+    -> Result<(), CodecError>;
 
     /// Decodes one value from the whole of `bytes`.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError>;
@@ -60,7 +61,11 @@ impl Codec for PayloadCodec {
         }
     }
 
-    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
         match self {
             Self::SerializeJson => SerializeJson::default().encode(value, out),
             Self::Json => Json.encode(value, out),

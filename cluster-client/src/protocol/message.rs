@@ -1,0 +1,321 @@
+//! Typed packets: the conn object parsed into a [`Message`], plus header and payload.
+
+use bytes::{BufMut, Bytes};
+use serde_json::{Map, Value};
+
+use super::ProtocolError;
+use super::frame::{Frame, FrameCodec, FrameKind, HEADER_LEN, Header};
+use super::js_json::{write_js_json, write_js_string};
+
+/// What a packet is, from its conn object's `type` and fields.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Message {
+    /// Follower → leader, first packet of every connection: join a channel.
+    RegisterChannel {
+        /// The channel (Node: the client name).
+        channel_name: String,
+        /// The shared secret, when the channel requires one. Node leaders ignore the field.
+        secret: Option<String>,
+    },
+    /// Leader → follower: the answer to `register_channel`; the payload is
+    /// `{success:true}` or `{success:false, error:{message, stack, name, code}}`.
+    RegisterChannelRes,
+    /// Follower → leader, oneway: start receiving values for `reg`.
+    Subscribe {
+        /// `$$inner$$__` + the JSON of `reg` (the leader recomputes it).
+        key: String,
+        /// The subscription's argument, as plain JSON.
+        reg: Value,
+    },
+    /// Follower → leader, oneway: stop receiving values for `reg`.
+    Unsubscribe {
+        /// As for [`Message::Subscribe`].
+        key: String,
+        /// As for [`Message::Subscribe`].
+        reg: Value,
+    },
+    /// Leader → follower request: a value for a subscription; the payload is the value.
+    SubscribeResult {
+        /// The subscription key.
+        key: String,
+    },
+    /// Follower → leader: acknowledges a `subscribe_result`.
+    SubscribeResultRes,
+    /// Follower → leader: call a method; the payload is the argument list.
+    Invoke {
+        /// The wire name of the method.
+        method: String,
+        /// How many arguments the payload holds.
+        arg_length: u32,
+        /// No response is expected.
+        oneway: bool,
+    },
+    /// Leader → follower: the outcome of an invoke; the payload is the result or the error.
+    InvokeResult {
+        /// Whether the payload is a result (true) or an error (false).
+        success: bool,
+    },
+    /// Follower → leader: keep-alive.
+    Heartbeat,
+    /// Leader → follower: keep-alive answer.
+    HeartbeatRes,
+    /// A packet type this implementation does not know. It is reported, not fatal.
+    Unknown {
+        /// The `type` field as sent.
+        type_name: String,
+        /// The conn object as sent, so it can be forwarded or logged unchanged.
+        conn: Bytes,
+    },
+}
+
+impl Message {
+    /// The `type` string on the wire.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Message::RegisterChannel { .. } => "register_channel",
+            Message::RegisterChannelRes => "register_channel_res",
+            Message::Subscribe { .. } => "subscribe",
+            Message::Unsubscribe { .. } => "unSubscribe",
+            Message::SubscribeResult { .. } => "subscribe_result",
+            Message::SubscribeResultRes => "subscribe_result_res",
+            Message::Invoke { .. } => "invoke",
+            Message::InvokeResult { .. } => "invoke_result",
+            Message::Heartbeat => "heartbeat",
+            Message::HeartbeatRes => "heartbeat_res",
+            Message::Unknown { type_name, .. } => type_name,
+        }
+    }
+
+    /// Whether this message travels as a request or a response frame.
+    pub fn kind(&self) -> FrameKind {
+        match self {
+            Message::RegisterChannelRes
+            | Message::SubscribeResultRes
+            | Message::InvokeResult { .. }
+            | Message::HeartbeatRes => FrameKind::Response,
+            _ => FrameKind::Request,
+        }
+    }
+
+    /// Parses a conn object.
+    pub fn from_conn(conn: &Bytes) -> Result<Self, ProtocolError> {
+        let value: Value =
+            serde_json::from_slice(conn).map_err(|e| ProtocolError::InvalidConn(e.to_string()))?;
+        let Value::Object(mut obj) = value else {
+            return Err(ProtocolError::ConnNotObject(describe(&value)));
+        };
+        let type_name = match obj.get("type") {
+            Some(Value::String(t)) => t.clone(),
+            other => {
+                return Err(ProtocolError::ConnNotObject(format!(
+                    "\"type\" is {}",
+                    other.map_or("missing".into(), describe)
+                )));
+            }
+        };
+        Ok(match type_name.as_str() {
+            "register_channel" => Message::RegisterChannel {
+                channel_name: take_string(&mut obj, "register_channel", "channelName")?,
+                secret: match obj.remove("secret") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s),
+                    Some(_) => return Err(bad("register_channel", "secret", "string")),
+                },
+            },
+            "register_channel_res" => Message::RegisterChannelRes,
+            "subscribe" => Message::Subscribe {
+                key: take_string(&mut obj, "subscribe", "key")?,
+                reg: obj
+                    .remove("reg")
+                    .ok_or(bad("subscribe", "reg", "JSON value"))?,
+            },
+            "unSubscribe" => Message::Unsubscribe {
+                key: take_string(&mut obj, "unSubscribe", "key")?,
+                reg: obj
+                    .remove("reg")
+                    .ok_or(bad("unSubscribe", "reg", "JSON value"))?,
+            },
+            "subscribe_result" => Message::SubscribeResult {
+                key: take_string(&mut obj, "subscribe_result", "key")?,
+            },
+            "subscribe_result_res" => Message::SubscribeResultRes,
+            "invoke" => Message::Invoke {
+                method: take_string(&mut obj, "invoke", "method")?,
+                arg_length: match obj.get("argLength") {
+                    // Node omits nothing here, but a missing count can only mean "no arguments".
+                    None => 0,
+                    Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or(bad(
+                        "invoke",
+                        "argLength",
+                        "non-negative integer",
+                    ))?,
+                },
+                oneway: match obj.get("oneway") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err(bad("invoke", "oneway", "boolean")),
+                },
+            },
+            "invoke_result" => Message::InvokeResult {
+                success: match obj.get("success") {
+                    Some(Value::Bool(b)) => *b,
+                    _ => return Err(bad("invoke_result", "success", "boolean")),
+                },
+            },
+            "heartbeat" => Message::Heartbeat,
+            "heartbeat_res" => Message::HeartbeatRes,
+            _ => Message::Unknown {
+                type_name,
+                conn: conn.clone(),
+            },
+        })
+    }
+
+    /// Appends the conn object exactly as Node writes it (same keys, same order, no spaces).
+    pub fn write_conn(&self, out: &mut Vec<u8>) {
+        if let Message::Unknown { conn, .. } = self {
+            out.extend_from_slice(conn);
+            return;
+        }
+        out.extend_from_slice(b"{\"type\":");
+        write_js_string(out, self.type_name());
+        match self {
+            Message::RegisterChannel {
+                channel_name,
+                secret,
+            } => {
+                out.extend_from_slice(b",\"channelName\":");
+                write_js_string(out, channel_name);
+                if let Some(secret) = secret {
+                    out.extend_from_slice(b",\"secret\":");
+                    write_js_string(out, secret);
+                }
+            }
+            Message::Subscribe { key, reg } | Message::Unsubscribe { key, reg } => {
+                out.extend_from_slice(b",\"key\":");
+                write_js_string(out, key);
+                out.extend_from_slice(b",\"reg\":");
+                write_js_json(out, reg);
+            }
+            Message::SubscribeResult { key } => {
+                out.extend_from_slice(b",\"key\":");
+                write_js_string(out, key);
+            }
+            Message::Invoke {
+                method,
+                arg_length,
+                oneway,
+            } => {
+                out.extend_from_slice(b",\"method\":");
+                write_js_string(out, method);
+                out.extend_from_slice(b",\"argLength\":");
+                out.extend_from_slice(arg_length.to_string().as_bytes());
+                out.extend_from_slice(if *oneway {
+                    b",\"oneway\":true"
+                } else {
+                    b",\"oneway\":false"
+                });
+            }
+            Message::InvokeResult { success } => {
+                out.extend_from_slice(if *success {
+                    b",\"success\":true"
+                } else {
+                    b",\"success\":false"
+                });
+            }
+            _ => {}
+        }
+        out.push(b'}');
+    }
+}
+
+/// A whole packet: header, message and payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// The header (its kind may differ from [`Message::kind`] only when a peer sent it so).
+    pub header: Header,
+    /// The parsed conn object.
+    pub message: Message,
+    /// The payload bytes, empty when there is none.
+    pub app: Bytes,
+}
+
+impl Packet {
+    /// Parses a frame's conn object.
+    pub fn from_frame(frame: Frame) -> Result<Self, ProtocolError> {
+        let message = Message::from_conn(&frame.conn)?;
+        Ok(Self {
+            header: frame.header,
+            message,
+            app: frame.app,
+        })
+    }
+
+    /// Appends this packet as frame bytes.
+    pub fn encode(&self, codec: &FrameCodec, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        Self::encode_with(codec, self.header, &self.message, out, |out| {
+            out.extend_from_slice(&self.app);
+            Ok(())
+        })
+    }
+
+    /// Appends a frame for `message`, letting `payload` write the app body straight into the
+    /// output buffer (so a codec can encode in place). The lengths are patched afterwards. On
+    /// error nothing is left appended.
+    pub fn encode_with<E: From<ProtocolError>>(
+        codec: &FrameCodec,
+        header: Header,
+        message: &Message,
+        out: &mut Vec<u8>,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = out.len();
+        out.resize(start + HEADER_LEN, 0);
+        message.write_conn(out);
+        let conn_len = out.len() - start - HEADER_LEN;
+        if let Err(e) = payload(out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        let app_len = out.len() - start - HEADER_LEN - conn_len;
+        if let Err(e) = codec.check_len(conn_len, app_len) {
+            out.truncate(start);
+            return Err(e.into());
+        }
+        let mut header_bytes = &mut out[start..start + HEADER_LEN];
+        header.put(conn_len as u32, app_len as u32, &mut header_bytes);
+        debug_assert!(header_bytes.remaining_mut() == 0);
+        Ok(())
+    }
+}
+
+fn bad(packet: &'static str, field: &'static str, expected: &'static str) -> ProtocolError {
+    ProtocolError::BadField {
+        packet,
+        field,
+        expected,
+    }
+}
+
+fn take_string(
+    obj: &mut Map<String, Value>,
+    packet: &'static str,
+    field: &'static str,
+) -> Result<String, ProtocolError> {
+    match obj.remove(field) {
+        Some(Value::String(s)) => Ok(s),
+        _ => Err(bad(packet, field, "string")),
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Number(_) => "a number".into(),
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
