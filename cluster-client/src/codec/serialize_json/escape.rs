@@ -1,0 +1,106 @@
+//! The string-dictionary escapes: space→`+`, `+`→`%2B`, `|`→`%7C`, `^`→`%5E`, `%`→`%25`.
+//!
+//! Only these five characters are touched; everything else (newlines, non-ASCII) is written as
+//! is. Decoding is one left-to-right pass and is case-sensitive, as in Node (`%2b` stays `%2b`).
+
+/// Whether `b` needs an escape in the string dictionary.
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b' ' | b'+' | b'|' | b'^' | b'%')
+}
+
+/// Appends `s`, escaped, to `out`.
+pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !needs_escape(b) {
+            continue;
+        }
+        // Copy the unescaped run in one go; the five specials are ASCII, so `i` is a char
+        // boundary.
+        out.extend_from_slice(&bytes[run_start..i]);
+        out.extend_from_slice(match b {
+            b' ' => b"+",
+            b'+' => b"%2B",
+            b'|' => b"%7C",
+            b'^' => b"%5E",
+            _ => b"%25",
+        });
+        run_start = i + 1;
+    }
+    out.extend_from_slice(&bytes[run_start..]);
+}
+
+/// Whether `s` contains anything `unescape_into` would change.
+#[inline]
+pub(crate) fn has_escapes(s: &str) -> bool {
+    s.bytes().any(|b| b == b'+' || b == b'%')
+}
+
+/// Appends the unescaped form of `s` to `out`.
+pub(crate) fn unescape_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (replacement, len) = match bytes[i] {
+            b'+' => (' ', 1),
+            b'%' => match bytes.get(i + 1..i + 3) {
+                Some(b"2B") => ('+', 3),
+                Some(b"7C") => ('|', 3),
+                Some(b"5E") => ('^', 3),
+                Some(b"25") => ('%', 3),
+                _ => {
+                    // Not one of the four escapes: kept literally, as Node does.
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        // `i` and `i + len` sit on ASCII bytes, hence on char boundaries.
+        out.push_str(&s[run_start..i]);
+        out.push(replacement);
+        i += len;
+        run_start = i;
+    }
+    out.push_str(&s[run_start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = Vec::new();
+        push_escaped(&mut out, s);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn unescaped(s: &str) -> String {
+        let mut out = String::new();
+        unescape_into(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn escapes_the_five_specials() {
+        assert_eq!(escaped("a b+c|d^e%f"), "a+b%2Bc%7Cd%5Ee%25f");
+        assert_eq!(escaped("%2B"), "%252B");
+        assert_eq!(escaped("中文 😀"), "中文+😀");
+        assert_eq!(escaped("plain"), "plain");
+    }
+
+    #[test]
+    fn unescapes_in_one_left_to_right_pass() {
+        assert_eq!(unescaped("a+b%2Bc%7Cd%5Ee%25f"), "a b+c|d^e%f");
+        assert_eq!(unescaped("%252B"), "%2B");
+        assert_eq!(unescaped("%2b%zz%"), "%2b%zz%");
+        assert_eq!(unescaped("%2"), "%2");
+        assert_eq!(unescaped("中文+😀"), "中文 😀");
+    }
+}

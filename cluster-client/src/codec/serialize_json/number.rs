@@ -1,0 +1,305 @@
+//! Numbers as serialize-json writes them: upper-case base 36 for integers (exact for Rust
+//! integers, V8's inexact radix conversion for doubles beyond 2^53) and JavaScript's `String(n)`
+//! for other doubles; and the reverse, with JavaScript's `parseInt(x, 36)` / `parseFloat(x)`
+//! semantics for the forms Node writes.
+
+const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// 2^53: below it every integer is exactly representable as a double.
+const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
+
+/// Appends `n` in upper-case base 36.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    if n < 36 {
+        // Most leaf indices and many payload integers are a single digit.
+        out.push(DIGITS[n as usize]);
+        return;
+    }
+    // u64::MAX has 13 base-36 digits.
+    let mut buf = [0u8; 13];
+    let mut i = buf.len();
+    while n > 0 {
+        i -= 1;
+        buf[i] = DIGITS[(n % 36) as usize];
+        n /= 36;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `n` in upper-case base 36 with a leading `-` when negative.
+pub(crate) fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// Appends `n` in upper-case base 36.
+pub(crate) fn push_u128(out: &mut Vec<u8>, mut n: u128) {
+    if let Ok(small) = u64::try_from(n) {
+        return push_u64(out, small);
+    }
+    // u128::MAX has 25 base-36 digits.
+    let mut buf = [0u8; 25];
+    let mut i = buf.len();
+    while n > 0 {
+        i -= 1;
+        buf[i] = DIGITS[(n % 36) as usize];
+        n /= 36;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `n` in upper-case base 36 with a leading `-` when negative.
+pub(crate) fn push_i128(out: &mut Vec<u8>, n: i128) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u128(out, n.unsigned_abs());
+}
+
+/// Where serialize-json puts a double.
+pub(crate) enum DoubleForm {
+    /// An integral value: goes to the integer dictionary.
+    Integer,
+    /// A fraction, NaN or an infinity: goes to the float dictionary.
+    Float,
+}
+
+/// Which dictionary Node's encoder would choose for `x` (`x % 1 === 0`).
+pub(crate) fn double_form(x: f64) -> DoubleForm {
+    if x.is_finite() && x.fract() == 0.0 {
+        DoubleForm::Integer
+    } else {
+        DoubleForm::Float
+    }
+}
+
+/// Appends an integral, finite double as Node's `x.toString(36).toUpperCase()` does.
+///
+/// Below 2^53 the conversion is exact. Beyond it V8's radix conversion is not exact, and Node
+/// peers compare bytes, so this reproduces V8's steps on the double itself.
+pub(crate) fn push_integral_f64(out: &mut Vec<u8>, x: f64) {
+    if x.abs() < TWO_POW_53 {
+        // Exact: the cast cannot truncate, and `-0.0` becomes `0`.
+        return push_i64(out, x as i64);
+    }
+    let negative = x < 0.0;
+    let mut x = x.abs();
+    // Least significant digit first; reversed at the end. f64::MAX needs about 200 digits.
+    let mut digits: Vec<u8> = Vec::with_capacity(32);
+    while x / 36.0 >= TWO_POW_53 {
+        x /= 36.0;
+        digits.push(b'0');
+    }
+    loop {
+        let r = x % 36.0;
+        // `x` is an integer here (every double >= 2^53 is), so `r` is an exact integer < 36.
+        digits.push(DIGITS[r as usize]);
+        x = (x - r) / 36.0;
+        if x <= 0.0 {
+            break;
+        }
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend(digits.iter().rev());
+}
+
+/// Appends a double as JavaScript's `String(x)` (`3.5`, `1e-7`, `NaN`, `-Infinity`).
+pub(crate) fn push_js_f64(out: &mut Vec<u8>, x: f64) {
+    out.extend_from_slice(ryu_js::Buffer::new().format(x).as_bytes());
+}
+
+/// Appends an `f32` in its shortest JavaScript-style form (`0.1`, not `0.10000000149011612`):
+/// a peer parses it back to the same `f32`, and Node shows the number the user wrote.
+pub(crate) fn push_js_f32(out: &mut Vec<u8>, x: f32) {
+    out.extend_from_slice(ryu_js::Buffer::new().format(x).as_bytes());
+}
+
+/// An integer parsed from base 36.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Integer {
+    /// Fits an `i64` (negative values always land here when they fit).
+    I64(i64),
+    /// Non-negative and beyond `i64` but within `u64`.
+    U64(u64),
+    /// Beyond 64 bits but within 128.
+    I128(i128),
+    /// Beyond 128 bits: only an approximation exists, as in JavaScript.
+    F64(f64),
+}
+
+impl Integer {
+    /// The value as JavaScript's `parseInt` would give it.
+    pub(crate) fn to_f64(self) -> f64 {
+        match self {
+            Integer::I64(v) => v as f64,
+            Integer::U64(v) => v as f64,
+            Integer::I128(v) => v as f64,
+            Integer::F64(v) => v,
+        }
+    }
+}
+
+fn digit_value(b: u8) -> Option<u32> {
+    match b {
+        b'0'..=b'9' => Some(u32::from(b - b'0')),
+        b'a'..=b'z' => Some(u32::from(b - b'a') + 10),
+        b'A'..=b'Z' => Some(u32::from(b - b'A') + 10),
+        _ => None,
+    }
+}
+
+/// Parses a base-36 integer (case-insensitive, optional leading `-`), as exactly as it fits.
+///
+/// Returns `None` for anything that is not an optional `-` followed by at least one digit.
+pub(crate) fn parse_base36(text: &[u8]) -> Option<Integer> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut acc: u128 = 0;
+    let mut overflowed_at = None;
+    for (i, &b) in digits.iter().enumerate() {
+        let d = digit_value(b)?;
+        match acc.checked_mul(36).and_then(|v| v.checked_add(u128::from(d))) {
+            Some(v) => acc = v,
+            None => {
+                overflowed_at = Some(i);
+                break;
+            }
+        }
+    }
+    if let Some(i) = overflowed_at {
+        // Beyond u128: continue in floating point, as `parseInt` does for every digit.
+        let mut approx = acc as f64;
+        for &b in &digits[i..] {
+            approx = approx * 36.0 + f64::from(digit_value(b)?);
+        }
+        return Some(Integer::F64(if negative { -approx } else { approx }));
+    }
+    Some(if negative {
+        if acc <= i64::MAX as u128 + 1 {
+            Integer::I64((-(acc as i128)) as i64)
+        } else if acc <= i128::MAX as u128 + 1 {
+            Integer::I128((acc as i128).wrapping_neg())
+        } else {
+            Integer::F64(-(acc as f64))
+        }
+    } else if let Ok(v) = i64::try_from(acc) {
+        Integer::I64(v)
+    } else if let Ok(v) = u64::try_from(acc) {
+        Integer::U64(v)
+    } else if let Ok(v) = i128::try_from(acc) {
+        Integer::I128(v)
+    } else {
+        // Beyond i128: `u128` targets parse exactly through `parse_base36_u128`.
+        Integer::F64(acc as f64)
+    })
+}
+
+/// Parses a non-negative base-36 integer exactly into a `u128` (for `u128` targets).
+pub(crate) fn parse_base36_u128(text: &[u8]) -> Option<u128> {
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u128, |acc, &b| {
+        acc.checked_mul(36)?.checked_add(u128::from(digit_value(b)?))
+    })
+}
+
+/// Parses a float-dictionary entry as `parseFloat` would, for the forms `String(n)` writes:
+/// `NaN`, `Infinity`, `-Infinity`, decimals and exponents (`1e-7`, `1.5e+21`).
+pub(crate) fn parse_js_float(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => return Some(f64::NAN),
+        "Infinity" | "+Infinity" => return Some(f64::INFINITY),
+        "-Infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // Rust also accepts `inf`, `nan` and `infinity` in any case; JavaScript does not.
+    let looks_numeric = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    if !looks_numeric {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integral(x: f64) -> String {
+        let mut out = Vec::new();
+        push_integral_f64(&mut out, x);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn small_integers_match_node() {
+        let mut out = Vec::new();
+        push_i64(&mut out, -1_099_511_627_776);
+        assert_eq!(out, b"-E13WU1OG");
+        assert_eq!(integral(2f64.powi(53)), "2GOSA7PA2GW");
+        assert_eq!(integral(-0.0), "0");
+    }
+
+    #[test]
+    fn doubles_beyond_2_pow_53_follow_v8() {
+        assert_eq!(integral(1e21), "5V1J4F4DS7C000");
+        // `(1e21).toString(36)` decodes to 1.0000000000000001e21 in Node.
+        let back = parse_base36(b"5V1J4F4DS7C000").map(Integer::to_f64);
+        assert_eq!(back, Some(1.0000000000000001e21));
+        assert!(integral(f64::MAX).len() > 190);
+        assert!(integral(-f64::MAX).starts_with('-'));
+    }
+
+    #[test]
+    fn wide_integers_round_trip() {
+        for v in [i128::MIN, i128::MAX, i64::MIN as i128, u64::MAX as i128, 0] {
+            let mut out = Vec::new();
+            push_i128(&mut out, v);
+            let parsed = parse_base36(&out);
+            let expected = if let Ok(x) = i64::try_from(v) {
+                Integer::I64(x)
+            } else if let Ok(x) = u64::try_from(v) {
+                Integer::U64(x)
+            } else {
+                Integer::I128(v)
+            };
+            assert_eq!(parsed, Some(expected), "{v}");
+        }
+        let mut out = Vec::new();
+        push_u128(&mut out, u128::MAX);
+        assert_eq!(parse_base36_u128(&out), Some(u128::MAX));
+        assert_eq!(parse_base36(&out), Some(Integer::F64(u128::MAX as f64)));
+    }
+
+    #[test]
+    fn parse_rejects_non_digits() {
+        assert_eq!(parse_base36(b"-"), None);
+        assert_eq!(parse_base36(b""), None);
+        assert_eq!(parse_base36(b"!x"), None);
+        assert_eq!(parse_base36(b"zz"), Some(Integer::I64(35 * 36 + 35)));
+        assert_eq!(parse_base36(b"NAN"), Some(Integer::I64(30191)));
+    }
+
+    #[test]
+    fn js_floats() {
+        assert_eq!(parse_js_float("1e-7"), Some(1e-7));
+        assert_eq!(parse_js_float("1.5e+21"), Some(1.5e21));
+        assert!(parse_js_float("NaN").is_some_and(f64::is_nan));
+        assert_eq!(parse_js_float("inf"), None);
+        assert_eq!(parse_js_float("-Infinity"), Some(f64::NEG_INFINITY));
+        let mut out = Vec::new();
+        push_js_f64(&mut out, 1e-7);
+        assert_eq!(out, b"1e-7");
+    }
+}

@@ -1,0 +1,673 @@
+//! The encoder: a serde `Serializer` that records the structure as compact tokens while it
+//! fills the four dictionaries, then renders the structure once the dictionary sizes are known
+//! (a leaf's index depends on the final size of every earlier dictionary).
+
+use serde::ser::{self, Impossible, Serialize};
+
+use super::error::Error;
+use super::escape::push_escaped;
+use super::number::{self, DoubleForm};
+use super::types::{DATE_TOKEN, ERROR_TOKEN};
+
+/// One element of the structure, before leaf indices are known.
+#[derive(Debug, Clone, Copy)]
+enum Tok {
+    Str(u32),
+    Int(u32),
+    Float(u32),
+    Date(u32),
+    /// `-1` true, `-2` false, `-3` null, `-4` empty string, `-5` undefined.
+    Special(u8),
+    /// `@`, `$`, `*` or `#`.
+    Open(u8),
+    Close,
+}
+
+const TRUE: u8 = 1;
+const FALSE: u8 = 2;
+const NULL: u8 = 3;
+const EMPTY_STRING: u8 = 4;
+const UNDEFINED: u8 = 5;
+
+/// What the next value means, announced through a private newtype-struct name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Magic {
+    None,
+    /// The next `i64` is a date in milliseconds.
+    Date,
+    /// The next map is an Error block.
+    Error,
+}
+
+/// A dictionary other than the strings: entries joined by `|`.
+#[derive(Default)]
+struct Dictionary {
+    text: Vec<u8>,
+    len: u32,
+}
+
+impl Dictionary {
+    /// Starts a new entry; returns its index within this dictionary.
+    #[inline]
+    fn begin_entry(&mut self) -> Result<u32, Error> {
+        if self.len > 0 {
+            self.text.push(b'|');
+        }
+        let index = self.len;
+        self.len = self.len.checked_add(1).ok_or(Error::TooManyLeaves { max: u64::from(u32::MAX) })?;
+        Ok(index)
+    }
+}
+
+/// Encoding state. Strings go straight into the output (they are the first section); the
+/// other dictionaries and the structure are buffered until the end.
+pub(crate) struct Encoder<'o> {
+    out: &'o mut Vec<u8>,
+    strings: u32,
+    ints: Dictionary,
+    floats: Dictionary,
+    dates: Dictionary,
+    toks: Vec<Tok>,
+    depth: usize,
+    max_depth: usize,
+    magic: Magic,
+}
+
+/// Appends the serialize-json encoding of `value` to `out`; on error `out` is left as it was.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>, max_depth: usize) -> Result<(), Error> {
+    let start = out.len();
+    let result = {
+        let mut encoder = Encoder {
+            out: &mut *out,
+            strings: 0,
+            ints: Dictionary::default(),
+            floats: Dictionary::default(),
+            dates: Dictionary::default(),
+            toks: Vec::with_capacity(16),
+            depth: 0,
+            max_depth,
+            magic: Magic::None,
+        };
+        value.serialize(&mut encoder).map(|()| encoder.finish())
+    };
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+impl Encoder<'_> {
+    /// Writes the four `^` separators, the other dictionaries and the structure.
+    fn finish(self) {
+        let Encoder { out, strings, ints, floats, dates, toks, .. } = self;
+        out.reserve(ints.text.len() + floats.text.len() + dates.text.len() + 4 + toks.len() * 3);
+        out.push(b'^');
+        out.extend_from_slice(&ints.text);
+        out.push(b'^');
+        out.extend_from_slice(&floats.text);
+        out.push(b'^');
+        out.extend_from_slice(&dates.text);
+        out.push(b'^');
+        let int_base = u64::from(strings);
+        let float_base = int_base + u64::from(ints.len);
+        let date_base = float_base + u64::from(floats.len);
+        // Children are joined by `|`: a separator goes before every token except the first, a
+        // container's first child, and a `]`.
+        let mut after_open = true;
+        for tok in toks {
+            if let Tok::Close = tok {
+                out.push(b']');
+                after_open = false;
+                continue;
+            }
+            if !after_open {
+                out.push(b'|');
+            }
+            after_open = false;
+            match tok {
+                Tok::Str(i) => number::push_u64(out, u64::from(i)),
+                Tok::Int(i) => number::push_u64(out, int_base + u64::from(i)),
+                Tok::Float(i) => number::push_u64(out, float_base + u64::from(i)),
+                Tok::Date(i) => number::push_u64(out, date_base + u64::from(i)),
+                Tok::Special(k) => out.extend_from_slice(&[b'-', b'0' + k]),
+                Tok::Open(kind) => {
+                    out.push(kind);
+                    after_open = true;
+                }
+                Tok::Close => {}
+            }
+        }
+    }
+
+    #[inline]
+    fn special(&mut self, kind: u8) {
+        self.toks.push(Tok::Special(kind));
+    }
+
+    #[inline]
+    fn string(&mut self, s: &str) -> Result<(), Error> {
+        if s.is_empty() {
+            self.special(EMPTY_STRING);
+            return Ok(());
+        }
+        if self.strings > 0 {
+            self.out.push(b'|');
+        }
+        push_escaped(self.out, s);
+        self.toks.push(Tok::Str(self.strings));
+        self.strings = self.strings.checked_add(1).ok_or(Error::TooManyLeaves { max: u64::from(u32::MAX) })?;
+        Ok(())
+    }
+
+    #[inline]
+    fn int_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
+        let index = self.ints.begin_entry()?;
+        write(&mut self.ints.text);
+        self.toks.push(Tok::Int(index));
+        Ok(())
+    }
+
+    #[inline]
+    fn float_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
+        let index = self.floats.begin_entry()?;
+        write(&mut self.floats.text);
+        self.toks.push(Tok::Float(index));
+        Ok(())
+    }
+
+    fn date(&mut self, millis: i64) -> Result<(), Error> {
+        let index = self.dates.begin_entry()?;
+        number::push_i64(&mut self.dates.text, millis);
+        self.toks.push(Tok::Date(index));
+        Ok(())
+    }
+
+    fn f64(&mut self, x: f64) -> Result<(), Error> {
+        match number::double_form(x) {
+            DoubleForm::Integer => self.int_with(|out| number::push_integral_f64(out, x)),
+            DoubleForm::Float => self.float_with(|out| number::push_js_f64(out, x)),
+        }
+    }
+
+    #[inline]
+    fn open(&mut self, kind: u8) -> Result<(), Error> {
+        if self.depth >= self.max_depth {
+            return Err(Error::TooDeep { max_depth: self.max_depth });
+        }
+        self.depth += 1;
+        // A magic name applies to the value it wraps, not to anything nested inside it.
+        self.magic = Magic::None;
+        self.toks.push(Tok::Open(kind));
+        Ok(())
+    }
+
+    #[inline]
+    fn close(&mut self) {
+        self.depth -= 1;
+        self.toks.push(Tok::Close);
+    }
+}
+
+impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.special(if v { TRUE } else { FALSE });
+        Ok(())
+    }
+
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.serialize_i64(i64::from(v))
+    }
+
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.serialize_i64(i64::from(v))
+    }
+
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.serialize_i64(i64::from(v))
+    }
+
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        if self.magic == Magic::Date {
+            self.magic = Magic::None;
+            return self.date(v);
+        }
+        self.int_with(|out| number::push_i64(out, v))
+    }
+
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.int_with(|out| number::push_i128(out, v))
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.serialize_u64(u64::from(v))
+    }
+
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.serialize_u64(u64::from(v))
+    }
+
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.serialize_u64(u64::from(v))
+    }
+
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.int_with(|out| number::push_u64(out, v))
+    }
+
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.int_with(|out| number::push_u128(out, v))
+    }
+
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        match number::double_form(f64::from(v)) {
+            DoubleForm::Integer => self.f64(f64::from(v)),
+            DoubleForm::Float => self.float_with(|out| number::push_js_f32(out, v)),
+        }
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        self.f64(v)
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.string(v.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.string(v)
+    }
+
+    /// A Node `Buffer`: one integer leaf per byte.
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        self.open(b'*')?;
+        for &byte in v {
+            self.int_with(|out| number::push_u64(out, u64::from(byte)))?;
+        }
+        self.close();
+        Ok(())
+    }
+
+    fn serialize_none(self) -> Result<(), Error> {
+        self.special(NULL);
+        Ok(())
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    /// `()` is what a Node function returning nothing produces: `undefined`.
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.special(UNDEFINED);
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), Error> {
+        self.string(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Result<(), Error> {
+        self.magic = if name == DATE_TOKEN {
+            Magic::Date
+        } else if name == ERROR_TOKEN {
+            Magic::Error
+        } else {
+            Magic::None
+        };
+        let result = value.serialize(&mut *self);
+        self.magic = Magic::None;
+        result
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.open(b'$')?;
+        self.string(variant)?;
+        value.serialize(&mut *self)?;
+        self.close();
+        Ok(())
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self, Error> {
+        self.open(b'@')?;
+        Ok(self)
+    }
+
+    fn serialize_tuple(self, _len: usize) -> Result<Self, Error> {
+        self.open(b'@')?;
+        Ok(self)
+    }
+
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self, Error> {
+        self.open(b'@')?;
+        Ok(self)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Self, Error> {
+        self.open(b'$')?;
+        self.string(variant)?;
+        self.open(b'@')?;
+        Ok(self)
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self, Error> {
+        let kind = if self.magic == Magic::Error { b'#' } else { b'$' };
+        self.open(kind)?;
+        Ok(self)
+    }
+
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self, Error> {
+        self.open(b'$')?;
+        Ok(self)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Self, Error> {
+        self.open(b'$')?;
+        self.string(variant)?;
+        self.open(b'$')?;
+        Ok(self)
+    }
+}
+
+impl ser::SerializeSeq for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        value.serialize(&mut **self)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        value.serialize(&mut **self)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        value.serialize(&mut **self)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        value.serialize(&mut **self)
+    }
+
+    /// Closes the array and the single-key object around it.
+    fn end(self) -> Result<(), Error> {
+        self.close();
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        key.serialize(MapKeySerializer(&mut **self))
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        value.serialize(&mut **self)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        self.string(key)?;
+        value.serialize(&mut **self)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for &mut Encoder<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+        self.string(key)?;
+        value.serialize(&mut **self)
+    }
+
+    /// Closes the object and the single-key object around it.
+    fn end(self) -> Result<(), Error> {
+        self.close();
+        self.close();
+        Ok(())
+    }
+}
+
+/// Serializes a map key: JavaScript object keys are strings, so integers, booleans and chars
+/// are written in their string form (as `serde_json` does) and anything else is refused.
+struct MapKeySerializer<'a, 'o>(&'a mut Encoder<'o>);
+
+impl MapKeySerializer<'_, '_> {
+    fn display(self, v: impl std::fmt::Display) -> Result<(), Error> {
+        self.0.string(&v.to_string())
+    }
+}
+
+fn key_error(found: &'static str) -> Error {
+    Error::KeyNotString { found }
+}
+
+impl ser::Serializer for MapKeySerializer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Impossible<(), Error>;
+    type SerializeTuple = Impossible<(), Error>;
+    type SerializeTupleStruct = Impossible<(), Error>;
+    type SerializeTupleVariant = Impossible<(), Error>;
+    type SerializeMap = Impossible<(), Error>;
+    type SerializeStruct = Impossible<(), Error>;
+    type SerializeStructVariant = Impossible<(), Error>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.0.string(if v { "true" } else { "false" })
+    }
+
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.display(v)
+    }
+
+    fn serialize_f32(self, _v: f32) -> Result<(), Error> {
+        Err(key_error("a float"))
+    }
+
+    fn serialize_f64(self, _v: f64) -> Result<(), Error> {
+        Err(key_error("a float"))
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.0.string(v.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.0.string(v)
+    }
+
+    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
+        Err(key_error("bytes"))
+    }
+
+    fn serialize_none(self) -> Result<(), Error> {
+        Err(key_error("null"))
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Error> {
+        Err(key_error("unit"))
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        Err(key_error("a unit struct"))
+    }
+
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), Error> {
+        self.0.string(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<(), Error> {
+        Err(key_error("an enum variant with data"))
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(key_error("a sequence"))
+    }
+
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(key_error("a tuple"))
+    }
+
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(key_error("a tuple struct"))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(key_error("an enum variant with data"))
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(key_error("a map"))
+    }
+
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(key_error("a struct"))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(key_error("an enum variant with data"))
+    }
+}
