@@ -79,9 +79,9 @@ pub enum Error {
         offset: usize,
     },
     /// A number with a fraction where an integer type was asked for.
-    #[error("expected an integer ({target}), found the fraction {value} at byte {offset}")]
+    #[error("expected {target}, found the fraction {value} at byte {offset}")]
     FractionForInteger {
-        /// The integer type asked for.
+        /// The integer type asked for (`an integer (i32)`).
         target: &'static str,
         /// The fraction, as JavaScript writes it.
         value: String,
