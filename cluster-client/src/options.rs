@@ -1,0 +1,112 @@
+//! Options, with the Node package's defaults and environment variables.
+
+use std::time::Duration;
+
+use crate::codec::PayloadCodec;
+use crate::protocol::DEFAULT_MAX_FRAME_LEN;
+
+/// Which role a process may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RolePolicy {
+    /// Compete for the port: lead when the bind succeeds, follow otherwise (Node: `isLeader`
+    /// unset).
+    #[default]
+    Auto,
+    /// Always lead: fail clearly when another process holds the port (Node: `isLeader: true`).
+    Leader,
+    /// Never lead: wait for a leader, with backoff, for as long as it takes (Node:
+    /// `isLeader: false`, which gives up after `maxWaitTime`; this waits on and recovers).
+    Follower,
+}
+
+/// What a full subscription buffer does when the consumer does not keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LagPolicy {
+    /// Drop the oldest buffered values and keep the newest (right for state such as address
+    /// lists, where only the latest value matters). [`crate::Subscription::lagged`] counts
+    /// what was dropped.
+    #[default]
+    KeepLatest,
+    /// End the stream; [`crate::Subscription::close_reason`] says it lagged.
+    Close,
+}
+
+/// Runtime options of a channel. Build them with the handle's builder.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// Loopback port to compete for. Default: `NODE_CLUSTER_CLIENT_PORT` or 7777.
+    pub port: u16,
+    /// Role policy. Default: auto.
+    pub role: RolePolicy,
+    /// Follower: timeout of registration and of each call (including the wait for a leader
+    /// during re-election). Default 3 s.
+    pub response_timeout: Duration,
+    /// Follower: TCP connect timeout. Default: `NODE_CLUSTER_CLIENT_CONNECT_TIMEOUT` or 10 s.
+    pub connect_timeout: Duration,
+    /// Follower heartbeat period; the leader drops connections idle for 3x its own interval.
+    /// Default 20 s.
+    pub heartbeat_interval: Duration,
+    /// Leader: drop idle connections. Default true.
+    pub check_heartbeat: bool,
+    /// How long `create` waits for a leader when the role is [`RolePolicy::Follower`].
+    /// Default 30 s. The handle keeps trying after that; only `create` gives up.
+    pub max_wait_time: Duration,
+    /// Leader: push each value to every subscriber (true) or to one at random. Default true.
+    pub broadcast: bool,
+    /// No networking: every handle of the channel in this process shares one real client.
+    /// Default: `NODE_CLUSTER_CLIENT_SINGLE_MODE=1`.
+    pub single_mode: bool,
+    /// Payload codec. Default serialize-json.
+    pub codec: PayloadCodec,
+    /// Largest frame accepted or sent. Default 64 MiB.
+    pub max_frame_len: usize,
+    /// Values buffered per subscription stream before the lag policy applies. Default 1024.
+    pub subscription_buffer: usize,
+    /// What a full subscription buffer does. Default keep-latest.
+    pub lag_policy: LagPolicy,
+    /// Follower: report a subscription that got no first value within this time (logged as a
+    /// warning). Default off.
+    pub subscribe_timeout: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            port: env_parse("NODE_CLUSTER_CLIENT_PORT").unwrap_or(7777),
+            role: RolePolicy::Auto,
+            response_timeout: Duration::from_millis(3000),
+            connect_timeout: Duration::from_millis(
+                env_parse("NODE_CLUSTER_CLIENT_CONNECT_TIMEOUT").unwrap_or(10_000),
+            ),
+            heartbeat_interval: Duration::from_millis(20_000),
+            check_heartbeat: true,
+            max_wait_time: Duration::from_millis(30_000),
+            broadcast: true,
+            single_mode: std::env::var("NODE_CLUSTER_CLIENT_SINGLE_MODE").is_ok_and(|v| v == "1"),
+            codec: PayloadCodec::default(),
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            subscription_buffer: 1024,
+            lag_policy: LagPolicy::KeepLatest,
+            subscribe_timeout: None,
+        }
+    }
+}
+
+impl Options {
+    /// The timeout value written into request headers (milliseconds, saturating).
+    pub(crate) fn response_timeout_ms(&self) -> i32 {
+        i32::try_from(self.response_timeout.as_millis()).unwrap_or(i32::MAX)
+    }
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::warn!(variable = name, value = %raw, "ignoring an environment variable that is not a number");
+            None
+        }
+    }
+}

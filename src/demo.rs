@@ -1,0 +1,268 @@
+//! A demo "real client" over an in-memory backend, with a hand-written [`Service`], so the
+//! runtime can be tested without the macro.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cluster_client::codec::Codec;
+use cluster_client::{BoxFuture, Call, DecodeArgs, InvokeError, RemoteError, Service, ValueStream};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::watch;
+
+/// The backend every real client talks to: topics with a current value, plus counters a test
+/// can read.
+pub struct Backend {
+    topics: Mutex<HashMap<String, watch::Sender<Option<String>>>>,
+    /// Real clients created so far.
+    pub clients_created: AtomicUsize,
+    /// Real clients closed so far.
+    pub clients_closed: AtomicUsize,
+    /// Upstream subscriptions currently open.
+    pub open_subscriptions: AtomicUsize,
+    /// Upstream unsubscribe calls.
+    pub unsubscribes: AtomicUsize,
+    /// Messages received through `notify`, observable with [`Backend::wait_notes`].
+    notes: watch::Sender<Vec<String>>,
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self {
+            topics: Mutex::default(),
+            clients_created: AtomicUsize::new(0),
+            clients_closed: AtomicUsize::new(0),
+            open_subscriptions: AtomicUsize::new(0),
+            unsubscribes: AtomicUsize::new(0),
+            notes: watch::Sender::new(Vec::new()),
+        }
+    }
+}
+
+impl Backend {
+    /// Waits until at least `n` notes arrived and returns them.
+    pub async fn wait_notes(&self, n: usize) -> Vec<String> {
+        let mut rx = self.notes.subscribe();
+        rx.wait_for(|v| v.len() >= n)
+            .await
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
+    fn topic(&self, name: &str) -> watch::Sender<Option<String>> {
+        self.topics
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_insert_with(|| watch::Sender::new(None))
+            .clone()
+    }
+
+    /// Sets a topic's value, as another system writing to the backend would.
+    pub fn set(&self, topic: &str, value: &str) {
+        self.topic(topic).send_replace(Some(value.to_owned()));
+    }
+}
+
+/// The subscription argument.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Topic {
+    /// The topic name.
+    pub topic: String,
+}
+
+/// The publication argument.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Publication {
+    /// The topic name.
+    pub topic: String,
+    /// The new value.
+    pub value: String,
+}
+
+/// The real client: one per leader incarnation.
+pub struct Demo {
+    backend: Arc<Backend>,
+    /// Which creation this is (1 for the first client made on this backend).
+    pub generation: usize,
+}
+
+impl Demo {
+    /// Connects a new real client to `backend`.
+    pub fn connect(backend: Arc<Backend>) -> Self {
+        let generation = backend.clients_created.fetch_add(1, Ordering::SeqCst) + 1;
+        Self {
+            backend,
+            generation,
+        }
+    }
+
+    /// Returns its argument.
+    pub async fn echo(&self, s: String) -> String {
+        s
+    }
+
+    /// Adds.
+    pub async fn add(&self, a: i64, b: i64) -> i64 {
+        a + b
+    }
+
+    /// Always fails with `DemoError` / code `E_DEMO`.
+    pub async fn fail(&self, message: String) -> Result<(), RemoteError> {
+        Err(RemoteError::new("DemoError", message).with_code("E_DEMO"))
+    }
+
+    /// Sleeps, then answers.
+    pub async fn slow(&self, ms: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    }
+
+    /// Records a note (used as a oneway call).
+    pub fn notify(&self, note: String) {
+        self.backend.notes.send_modify(|v| v.push(note));
+    }
+
+    /// Sets a topic's value.
+    pub fn publish(&self, p: Publication) {
+        self.backend.set(&p.topic, &p.value);
+    }
+
+    /// Values of a topic: the current one (if any), then every change.
+    pub fn subscribe(&self, t: Topic) -> impl futures::Stream<Item = String> + Send + 'static {
+        let rx = self.backend.topic(&t.topic).subscribe();
+        let backend = self.backend.clone();
+        backend.open_subscriptions.fetch_add(1, Ordering::SeqCst);
+        let guard = OpenGuard(backend);
+        tokio_stream_from_watch(rx).map(move |v| {
+            let _ = &guard;
+            v
+        })
+    }
+}
+
+struct OpenGuard(Arc<Backend>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open_subscriptions.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn tokio_stream_from_watch(
+    rx: watch::Receiver<Option<String>>,
+) -> impl futures::Stream<Item = String> + Send + 'static {
+    futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+        loop {
+            if !first || rx.borrow().is_none() {
+                rx.changed().await.ok()?;
+            }
+            let current = rx.borrow_and_update().clone();
+            if let Some(v) = current {
+                return Some((v, (rx, false)));
+            }
+        }
+    })
+}
+
+/// The hand-written dispatch table for [`Demo`] (what `#[cluster_client]` generates).
+#[derive(Clone, Copy, Default)]
+pub struct DemoService;
+
+fn failure(e: impl std::fmt::Display) -> InvokeError {
+    InvokeError::Failure(RemoteError::new("ArgumentError", e.to_string()).with_code("ERR_BAD_ARGS"))
+}
+
+fn encode<T: Serialize>(call: &Call, v: &T) -> Result<Vec<u8>, InvokeError> {
+    let mut out = Vec::new();
+    call.codec.encode(v, &mut out).map_err(failure)?;
+    Ok(out)
+}
+
+impl Service for DemoService {
+    type Client = Demo;
+
+    fn channel_name(&self) -> &str {
+        "DemoClient"
+    }
+
+    fn invoke(
+        &self,
+        client: Arc<Demo>,
+        call: Call,
+    ) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
+        Box::pin(async move {
+            match call.method.as_str() {
+                "echo" => {
+                    let (s,) =
+                        <(String,)>::decode_args(&call.codec, call.args()).map_err(failure)?;
+                    encode(&call, &client.echo(s).await)
+                }
+                "add" => {
+                    let (a, b) =
+                        <(i64, i64)>::decode_args(&call.codec, call.args()).map_err(failure)?;
+                    encode(&call, &client.add(a, b).await)
+                }
+                "fail" => {
+                    let (m,) =
+                        <(String,)>::decode_args(&call.codec, call.args()).map_err(failure)?;
+                    match client.fail(m).await {
+                        Ok(()) => encode(&call, &()),
+                        Err(e) => Err(InvokeError::Failure(e)),
+                    }
+                }
+                "slow" => {
+                    let (ms,) = <(u64,)>::decode_args(&call.codec, call.args()).map_err(failure)?;
+                    encode(&call, &client.slow(ms).await)
+                }
+                "panic" => panic!("the demo client panics on purpose"),
+                "generation" => encode(&call, &client.generation),
+                "notify" => {
+                    let (n,) =
+                        <(String,)>::decode_args(&call.codec, call.args()).map_err(failure)?;
+                    client.notify(n);
+                    encode(&call, &())
+                }
+                "publish" => {
+                    let (p,) =
+                        <(Publication,)>::decode_args(&call.codec, call.args()).map_err(failure)?;
+                    client.publish(p);
+                    encode(&call, &())
+                }
+                _ => Err(call.unknown_method("DemoClient")),
+            }
+        })
+    }
+
+    fn subscribe(
+        &self,
+        client: &Arc<Demo>,
+        reg: Value,
+        codec: &cluster_client::codec::PayloadCodec,
+    ) -> Result<ValueStream, RemoteError> {
+        let topic: Topic = serde_json::from_value(reg)
+            .map_err(|e| RemoteError::new("ArgumentError", e.to_string()))?;
+        let codec = codec.clone();
+        Ok(Box::pin(client.subscribe(topic).map(move |v| {
+            let mut out = Vec::new();
+            codec.encode(&v, &mut out).map(|()| out)
+        })))
+    }
+
+    fn unsubscribe(&self, client: &Arc<Demo>, _reg: Value) -> BoxFuture<'static, ()> {
+        client.backend.unsubscribes.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {})
+    }
+
+    fn publish_method(&self) -> Option<&str> {
+        Some("publish")
+    }
+
+    fn close(&self, client: Arc<Demo>) -> BoxFuture<'static, ()> {
+        client.backend.clients_closed.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,4 @@
+//! Shared pieces of the integration tests, examples and test workers of `cluster-client`
+//! (not published).
+
+pub mod demo;
