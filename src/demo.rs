@@ -11,12 +11,14 @@ use cluster_client::{BoxFuture, Call, DecodeArgs, InvokeError, RemoteError, Serv
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 /// The backend every real client talks to: topics with a current value, plus counters a test
 /// can read.
 pub struct Backend {
-    topics: Mutex<HashMap<String, watch::Sender<Option<String>>>>,
+    /// Per topic: the current value (a sorted set of strings, like the addresses a registry
+    /// holds for a service) and a feed of every later change.
+    topics: Mutex<HashMap<String, (Option<Vec<String>>, broadcast::Sender<Vec<String>>)>>,
     /// Real clients created so far.
     pub clients_created: AtomicUsize,
     /// Real clients closed so far.
@@ -52,18 +54,39 @@ impl Backend {
             .unwrap_or_default()
     }
 
-    fn topic(&self, name: &str) -> watch::Sender<Option<String>> {
-        self.topics
-            .lock()
-            .unwrap()
+    /// The current value of a topic and a receiver of every later change, taken atomically.
+    fn watch(&self, name: &str) -> (Option<Vec<String>>, broadcast::Receiver<Vec<String>>) {
+        let mut topics = self.topics.lock().unwrap();
+        let (current, tx) = topics
             .entry(name.to_owned())
-            .or_insert_with(|| watch::Sender::new(None))
-            .clone()
+            .or_insert_with(|| (None, broadcast::channel(4096).0));
+        (current.clone(), tx.subscribe())
     }
 
-    /// Sets a topic's value, as another system writing to the backend would.
+    fn change(&self, topic: &str, f: impl FnOnce(&mut Vec<String>)) {
+        let mut topics = self.topics.lock().unwrap();
+        let (current, tx) = topics
+            .entry(topic.to_owned())
+            .or_insert_with(|| (None, broadcast::channel(4096).0));
+        let value = current.get_or_insert_with(Vec::new);
+        f(value);
+        let _ = tx.send(value.clone());
+    }
+
+    /// Replaces a topic's value with `[value]`, as another system writing to the backend
+    /// would. Every change reaches every open subscription (nothing is coalesced).
     pub fn set(&self, topic: &str, value: &str) {
-        self.topic(topic).send_replace(Some(value.to_owned()));
+        self.change(topic, |v| *v = vec![value.to_owned()]);
+    }
+
+    /// Adds `value` to a topic's set (what a publication does).
+    pub fn add(&self, topic: &str, value: &str) {
+        self.change(topic, |v| {
+            if !v.iter().any(|x| x == value) {
+                v.push(value.to_owned());
+                v.sort();
+            }
+        });
     }
 }
 
@@ -126,18 +149,27 @@ impl Demo {
         self.backend.notes.send_modify(|v| v.push(note));
     }
 
-    /// Sets a topic's value.
+    /// Adds a value to a topic (publications accumulate, as registrations do).
     pub fn publish(&self, p: Publication) {
-        self.backend.set(&p.topic, &p.value);
+        self.backend.add(&p.topic, &p.value);
     }
 
     /// Values of a topic: the current one (if any), then every change.
-    pub fn subscribe(&self, t: Topic) -> impl futures::Stream<Item = String> + Send + 'static {
-        let rx = self.backend.topic(&t.topic).subscribe();
+    pub fn subscribe(&self, t: Topic) -> impl futures::Stream<Item = Vec<String>> + Send + 'static {
+        let (current, rx) = self.backend.watch(&t.topic);
         let backend = self.backend.clone();
         backend.open_subscriptions.fetch_add(1, Ordering::SeqCst);
         let guard = OpenGuard(backend);
-        tokio_stream_from_watch(rx).map(move |v| {
+        let later = futures::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(v) => return Some((v, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        futures::stream::iter(current).chain(later).map(move |v| {
             let _ = &guard;
             v
         })
@@ -150,22 +182,6 @@ impl Drop for OpenGuard {
     fn drop(&mut self) {
         self.0.open_subscriptions.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-fn tokio_stream_from_watch(
-    rx: watch::Receiver<Option<String>>,
-) -> impl futures::Stream<Item = String> + Send + 'static {
-    futures::stream::unfold((rx, true), |(mut rx, first)| async move {
-        loop {
-            if !first || rx.borrow().is_none() {
-                rx.changed().await.ok()?;
-            }
-            let current = rx.borrow_and_update().clone();
-            if let Some(v) = current {
-                return Some((v, (rx, false)));
-            }
-        }
-    })
 }
 
 /// The hand-written dispatch table for [`Demo`] (what `#[cluster_client]` generates).

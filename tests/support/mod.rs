@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod worker;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ pub fn free_port() -> u16 {
 
 /// The codec the runtime tests run with.
 pub fn codec() -> PayloadCodec {
-    PayloadCodec::Json
+    PayloadCodec::default()
 }
 
 /// A builder for the demo channel on `port`, in its own scope ("process").

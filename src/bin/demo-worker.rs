@@ -1,0 +1,180 @@
+//! A worker process for the multi-process tests: one demo handle, driven by JSON-line
+//! commands on stdin, reporting JSON lines on stdout.
+//!
+//! `demo-worker --port N [--codec json|serialize-json] [--heartbeat-ms N] [--timeout-ms N] [--load]`
+//!
+//! Commands: `{"id":1,"cmd":"echo","arg":"x"}`, `{"id":2,"cmd":"is_leader"}`,
+//! `{"id":3,"cmd":"subscribe","topic":"t"}` (then `{"event":"value","topic":..,"value":[..]}`
+//! for each value: the topic's set of published strings), `{"id":4,"cmd":"publish","topic":"t","value":"v"}`,
+//! `{"id":5,"cmd":"stats"}`, `{"id":6,"cmd":"generation"}`, `{"id":7,"cmd":"exit"}`.
+//! With `--load`, a background loop keeps calls in flight and `stats` reports how they settled.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cluster_client::codec::PayloadCodec;
+use cluster_client::{Builder, Handle};
+use cluster_client_suite::demo::{Backend, Demo, DemoService, Publication, Topic};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn emit(v: Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+#[derive(Default)]
+struct Load {
+    ok: AtomicU64,
+    errors: AtomicU64,
+    hung: AtomicU64,
+    max_ms: AtomicU64,
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 = flag(&args, "--port")
+        .and_then(|p| p.parse().ok())
+        .expect("--port N");
+    let codec = flag(&args, "--codec")
+        .and_then(|c| PayloadCodec::from_name(&c))
+        .unwrap_or_default();
+    let timeout = Duration::from_millis(
+        flag(&args, "--timeout-ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000),
+    );
+    let heartbeat = Duration::from_millis(
+        flag(&args, "--heartbeat-ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000),
+    );
+    let backend = Arc::new(Backend::default());
+    let handle: Handle<DemoService> = match Builder::new(DemoService)
+        .port(port)
+        .codec(codec)
+        .response_timeout(timeout)
+        .heartbeat_interval(heartbeat)
+        .create(move || {
+            let backend = backend.clone();
+            async move { Ok::<_, String>(Demo::connect(backend)) }
+        })
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            emit(json!({"event": "ready_error", "message": e.to_string()}));
+            std::process::exit(1);
+        }
+    };
+    emit(json!({"event": "ready", "leader": handle.is_leader(), "pid": std::process::id()}));
+
+    let load = Arc::new(Load::default());
+    if args.iter().any(|a| a == "--load") {
+        let (handle, load) = (handle.clone(), load.clone());
+        tokio::spawn(async move {
+            loop {
+                let started = tokio::time::Instant::now();
+                let result = handle.invoke::<_, u64>("slow", (2u64,)).await;
+                let ms = started.elapsed().as_millis() as u64;
+                load.max_ms.fetch_max(ms, Ordering::Relaxed);
+                // A call is hung when it outlives its timeout by a wide margin.
+                if started.elapsed() > timeout * 2 + Duration::from_secs(1) {
+                    load.hung.fetch_add(1, Ordering::Relaxed);
+                }
+                match result {
+                    Ok(_) => load.ok.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        load.errors.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        });
+    }
+
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(cmd) = serde_json::from_str::<Value>(&line) else {
+            emit(json!({"event": "bad_command", "line": line}));
+            continue;
+        };
+        let id = cmd["id"].clone();
+        let reply = |result: Result<Value, String>| match result {
+            Ok(v) => emit(json!({"id": id, "ok": true, "result": v})),
+            Err(e) => emit(json!({"id": id, "ok": false, "error": e})),
+        };
+        match cmd["cmd"].as_str().unwrap_or("") {
+            "echo" => {
+                let h = handle.clone();
+                let arg = cmd["arg"].as_str().unwrap_or("").to_owned();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    match h.invoke::<_, String>("echo", (arg,)).await {
+                        Ok(v) => emit(json!({"id": id, "ok": true, "result": v})),
+                        Err(e) => emit(json!({"id": id, "ok": false, "error": e.to_string()})),
+                    }
+                });
+            }
+            "generation" => {
+                let r = handle.invoke::<_, usize>("generation", ()).await;
+                reply(r.map(|g| json!(g)).map_err(|e| e.to_string()));
+            }
+            "is_leader" => reply(Ok(json!(handle.is_leader()))),
+            "subscribe" => {
+                let topic = cmd["topic"].as_str().unwrap_or("").to_owned();
+                match handle.subscribe::<_, Vec<String>>(&Topic {
+                    topic: topic.clone(),
+                }) {
+                    Ok(mut sub) => {
+                        tokio::spawn(async move {
+                            while let Some(v) = sub.next().await {
+                                emit(json!({"event": "value", "topic": topic, "value": v}));
+                            }
+                        });
+                        reply(Ok(Value::Null));
+                    }
+                    Err(e) => reply(Err(e.to_string())),
+                }
+            }
+            "publish" => {
+                let p = Publication {
+                    topic: cmd["topic"].as_str().unwrap_or("").to_owned(),
+                    value: cmd["value"].as_str().unwrap_or("").to_owned(),
+                };
+                reply(
+                    handle
+                        .publish(&p)
+                        .map(|()| Value::Null)
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            "stats" => reply(Ok(json!({
+                "ok": load.ok.load(Ordering::Relaxed),
+                "errors": load.errors.load(Ordering::Relaxed),
+                "hung": load.hung.load(Ordering::Relaxed),
+                "max_ms": load.max_ms.load(Ordering::Relaxed),
+                "elections": handle.elections(),
+            }))),
+            "exit" => {
+                handle.close().await;
+                reply(Ok(Value::Null));
+                std::process::exit(0);
+            }
+            other => reply(Err(format!("unknown command {other:?}"))),
+        }
+    }
+    // The driver went away: leave quietly.
+    handle.close().await;
+}

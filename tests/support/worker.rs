@@ -1,0 +1,131 @@
+//! Drives a worker process (ours or the Node fixture) over JSON lines.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+pub struct Worker {
+    pub name: String,
+    pub pid: u32,
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::UnboundedReceiver<Value>,
+    /// Events read while waiting for something else.
+    backlog: Vec<Value>,
+    next_id: u64,
+}
+
+impl Worker {
+    /// Starts `program args` and waits for its `ready` event.
+    pub async fn spawn(name: &str, program: &str, args: &[String]) -> Worker {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {program}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let (tx, lines) = mpsc::unbounded_channel();
+        let label = name.to_owned();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        let _ = tx.send(v);
+                    }
+                    Err(_) => eprintln!("[{label}] {line}"),
+                }
+            }
+        });
+        let pid = child.id().unwrap_or(0);
+        let mut w = Worker {
+            name: name.to_owned(),
+            pid,
+            child,
+            stdin,
+            lines,
+            backlog: Vec::new(),
+            next_id: 0,
+        };
+        let ready = w
+            .wait_event("ready", |e| {
+                e["event"] == "ready" || e["event"] == "ready_error"
+            })
+            .await;
+        assert_eq!(ready["event"], "ready", "{name} failed to start: {ready}");
+        w
+    }
+
+    async fn next_line(&mut self, what: &str) -> Value {
+        match tokio::time::timeout(Duration::from_secs(20), self.lines.recv()).await {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!("{}: exited while waiting for {what}", self.name),
+            Err(_) => panic!("{}: nothing for 20 s while waiting for {what}", self.name),
+        }
+    }
+
+    /// Waits for an event matching `pred` (earlier unmatched events stay in the backlog).
+    pub async fn wait_event(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(i);
+        }
+        loop {
+            let v = self.next_line(what).await;
+            if pred(&v) {
+                return v;
+            }
+            self.backlog.push(v);
+        }
+    }
+
+    /// Sends a command and returns its reply.
+    pub async fn cmd(&mut self, mut cmd: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        cmd["id"] = json!(id);
+        let mut line = cmd.to_string();
+        line.push('\n');
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{}: write: {e}", self.name));
+        self.wait_event(&format!("reply to {cmd}"), |v| v["id"] == json!(id))
+            .await
+    }
+
+    /// Sends a command and returns its `result`, failing the test on an error reply.
+    pub async fn ok(&mut self, cmd: Value) -> Value {
+        let reply = self.cmd(cmd.clone()).await;
+        assert_eq!(reply["ok"], true, "{}: {cmd} failed: {reply}", self.name);
+        reply["result"].clone()
+    }
+
+    /// Waits for a subscription value on `topic` that contains `value` (demo topics deliver
+    /// the set of published strings).
+    pub async fn wait_value(&mut self, topic: &str, value: &str) {
+        self.wait_event(&format!("value {value} on {topic}"), |v| {
+            v["event"] == "value"
+                && v["topic"] == topic
+                && v["value"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == value))
+        })
+        .await;
+    }
+
+    pub fn sigkill(&mut self) {
+        let _ = self.child.start_kill();
+    }
+
+    pub async fn wait_exit(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
