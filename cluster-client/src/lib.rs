@@ -1,6 +1,8 @@
 //! Share one backend connection between the processes of a host.
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+pub mod __private;
 mod arguments;
 mod backoff;
 pub mod codec;
