@@ -543,3 +543,26 @@ async fn in_flight_calls_settle_when_the_leader_goes_and_later_calls_succeed() {
     }
     assert_eq!(seen.last(), Some(&vec!["after".to_string()]));
 }
+
+#[tokio::test]
+async fn single_mode_shares_one_real_client_without_networking() {
+    let backend = Arc::new(Backend::default());
+    let scope = Scope::new();
+    // The port is never bound in single mode: any value works, even one in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let a = demo(port, &scope).single_mode(true).create(factory(&backend)).await.unwrap();
+    let b = demo(port, &scope).single_mode(true).create(factory(&backend)).await.unwrap();
+    assert!(a.is_leader() && b.is_leader());
+    let mut sub = b.subscribe::<_, Vec<String>>(&topic("s")).unwrap();
+    a.publish(&publication("s", "one")).unwrap();
+    assert_eq!(bounded("single-mode value", sub.next()).await.unwrap(), ["one"]);
+    let sum: i64 = b.invoke("add", (2i64, 2i64)).await.unwrap();
+    assert_eq!(sum, 4);
+    assert_eq!(backend.clients_created.load(Ordering::SeqCst), 1);
+    // Only the last handle closes the real client.
+    a.close().await;
+    assert_eq!(backend.clients_closed.load(Ordering::SeqCst), 0);
+    b.close().await;
+    assert_eq!(backend.clients_closed.load(Ordering::SeqCst), 1);
+}

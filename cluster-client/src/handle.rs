@@ -140,6 +140,12 @@ impl<S: Service> Builder<S> {
         self
     }
 
+    /// Warns when a subscription gets no first value within `timeout` (default off).
+    pub fn subscribe_timeout(mut self, timeout: Duration) -> Self {
+        self.options.subscribe_timeout = Some(timeout);
+        self
+    }
+
     /// Sets what a full subscription buffer does (default: keep the latest values).
     pub fn lag_policy(mut self, policy: LagPolicy) -> Self {
         self.options.lag_policy = policy;
@@ -892,11 +898,33 @@ impl<S: Service> Core<S> {
                 };
                 self.attach(&state, &key, &mut entry);
                 locals.keys.insert(key.clone(), entry);
+                self.watch_first_value(&key);
             }
         }
         drop(locals);
         let owner: Arc<dyn Detach> = self.clone();
         RawSubscription::new(key, id, listener, Some(owner))
+    }
+
+    /// With a subscribe timeout set, warns when a new subscription gets no first value in
+    /// time (the value is still delivered whenever it comes).
+    fn watch_first_value(&self, key: &str) {
+        let Some(limit) = self.options.subscribe_timeout else { return };
+        let weak = self.weak.clone();
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            let Some(core) = weak.upgrade() else { return };
+            let waiting = lock(&core.locals).keys.get(&key).is_some_and(|e| e.last.is_none());
+            if waiting {
+                tracing::warn!(
+                    channel = %core.channel,
+                    key = %key,
+                    "subscribe timeout: no value within {}ms",
+                    limit.as_millis()
+                );
+            }
+        });
     }
 
     /// Starts receiving `key` from the current leader (called with `locals` held).

@@ -239,27 +239,32 @@ impl FollowerConn {
         payload: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
     ) -> Result<Response, Error> {
         let id = next_id();
-        let Some(rx) = self.pending.insert(id) else {
-            return Err(self.lost(method));
-        };
-        let _guard = PendingGuard {
-            pending: &self.pending,
-            id,
-        };
-        let header = Header::request(id, self.options.response_timeout_ms());
-        self.outbox
-            .push(header, message, payload)
-            .map_err(|e| self.push_error(method, e, |e| self.codec_error(method, e)))?;
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(_)) => Err(self.lost(method)),
-            Err(_) => Err(Error::Timeout {
-                channel: self.channel.clone(),
-                method: method.to_owned(),
-                port: self.port,
-                timeout: self.options.response_timeout,
-            }),
+        let span = tracing::debug_span!("call", channel = %self.channel, method, request_id = id);
+        async move {
+            let Some(rx) = self.pending.insert(id) else {
+                return Err(self.lost(method));
+            };
+            let _guard = PendingGuard {
+                pending: &self.pending,
+                id,
+            };
+            let header = Header::request(id, self.options.response_timeout_ms());
+            self.outbox
+                .push(header, message, payload)
+                .map_err(|e| self.push_error(method, e, |e| self.codec_error(method, e)))?;
+            match tokio::time::timeout_at(deadline, rx).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(_)) => Err(self.lost(method)),
+                Err(_) => Err(Error::Timeout {
+                    channel: self.channel.clone(),
+                    method: method.to_owned(),
+                    port: self.port,
+                    timeout: self.options.response_timeout,
+                }),
+            }
         }
+        .instrument(span)
+        .await
     }
 
     /// Sends a request that gets no response (oneway invoke, subscribe, unSubscribe).
