@@ -7,7 +7,7 @@
 use serde::de::value::{StrDeserializer, U8Deserializer, UnitDeserializer};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use super::error::Error;
+use super::error::{Error, ErrorKind};
 use super::escape::{has_escapes, unescape_into};
 use super::number::{self, Integer};
 
@@ -45,7 +45,7 @@ enum LeafKind {
 pub(crate) struct Decoder<'de> {
     input: &'de str,
     /// Byte ranges of every dictionary entry: strings, then integers, floats, dates.
-    entries: Vec<(usize, usize)>,
+    entries: Vec<(u32, u32)>,
     strings_end: usize,
     ints_end: usize,
     floats_end: usize,
@@ -60,27 +60,68 @@ pub(crate) struct Decoder<'de> {
 }
 
 /// Decodes one value from the whole of `bytes`.
-pub(crate) fn decode<'de, T: de::Deserialize<'de>>(bytes: &'de [u8], max_depth: usize) -> Result<T, Error> {
-    let mut decoder = Decoder::new(bytes, max_depth)?;
-    let value = T::deserialize(&mut decoder)?;
-    decoder.end()?;
-    Ok(value)
+pub(crate) fn decode<'de, T: de::Deserialize<'de>>(
+    bytes: &'de [u8],
+    max_depth: usize,
+) -> Result<T, Error> {
+    let mut decoder = Decoder::new(bytes, max_depth, Buffers::take())?;
+    let result = T::deserialize(&mut decoder).and_then(|value| decoder.end().map(|()| value));
+    Buffers {
+        entries: decoder.entries,
+        scratch: decoder.scratch,
+    }
+    .put_back();
+    result
 }
 
-/// Pushes the `|`-separated entries of `section` (at `offset` in the input) onto `entries`.
-/// An empty section has no entries, not one empty entry.
-fn split_section(entries: &mut Vec<(usize, usize)>, section: &[u8], offset: usize) {
-    if section.is_empty() {
-        return;
+/// Buffers above this size are not kept for the next decode on the thread.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// The decoder's buffers, kept per thread between decodes so that a decode allocates only
+/// what the target type needs.
+#[derive(Default)]
+struct Buffers {
+    entries: Vec<(u32, u32)>,
+    scratch: String,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+}
+
+impl Buffers {
+    /// Takes this thread's buffers (empty ones when a nested decode already holds them).
+    fn take() -> Buffers {
+        BUFFERS
+            .try_with(|b| std::mem::take(&mut *b.borrow_mut()))
+            .unwrap_or_default()
     }
-    let mut start = 0;
-    for (i, &b) in section.iter().enumerate() {
-        if b == b'|' {
-            entries.push((offset + start, offset + i));
-            start = i + 1;
+
+    /// Returns buffers for reuse, unless they grew too large to keep around.
+    fn put_back(mut self) {
+        if self.entries.capacity() * std::mem::size_of::<(u32, u32)>() + self.scratch.capacity()
+            > KEEP_CAPACITY
+        {
+            return;
         }
+        self.entries.clear();
+        self.scratch.clear();
+        // Ignored when the thread is shutting down: the buffers are just dropped.
+        let _ = BUFFERS.try_with(|b| {
+            if let Ok(mut slot) = b.try_borrow_mut() {
+                *slot = self;
+            }
+        });
     }
-    entries.push((offset + start, offset + section.len()));
+}
+
+/// Whether any byte of `word` is `|` or `^` (the classic "has zero byte" bit trick).
+#[inline]
+fn has_separator(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    has_zero(word ^ (ONES * u64::from(b'|'))) || has_zero(word ^ (ONES * u64::from(b'^')))
 }
 
 fn describe_leaf(kind: LeafKind) -> &'static str {
@@ -93,47 +134,84 @@ fn describe_leaf(kind: LeafKind) -> &'static str {
 }
 
 impl<'de> Decoder<'de> {
-    fn new(bytes: &'de [u8], max_depth: usize) -> Result<Self, Error> {
+    fn new(bytes: &'de [u8], max_depth: usize, buffers: Buffers) -> Result<Self, Error> {
         if bytes.is_empty() {
-            return Err(Error::EmptyInput);
+            return Err(Error::new(ErrorKind::EmptyInput));
         }
-        let input = std::str::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 { offset: e.valid_up_to() })?;
-        // `^` never occurs escaped in the string dictionary, so the first four are separators.
-        let mut carets = [0usize; 4];
+        let input = std::str::from_utf8(bytes).map_err(|e| {
+            Error::new(ErrorKind::InvalidUtf8 {
+                offset: e.valid_up_to(),
+            })
+        })?;
+        // Offsets are stored as u32 to halve the entry table.
+        if u32::try_from(bytes.len()).is_err() {
+            return Err(Error::new(ErrorKind::TooLarge { len: bytes.len() }));
+        }
+        // One pass finds the four `^` separators (`^` never occurs escaped in the string
+        // dictionary, so the first four are separators) and splits the dictionaries on `|`.
+        // The table is sized from the input length, never from a number written in it.
+        let Buffers {
+            mut entries,
+            scratch,
+        } = buffers;
+        entries.reserve(bytes.len() / 16);
+        let mut section_ends = [0usize; 4];
         let mut found = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'^' {
-                carets[found] = i;
-                found += 1;
-                if found == 4 {
-                    break;
+        let mut entry_start = 0usize;
+        let mut section_start = 0usize;
+        let mut structure_start = bytes.len();
+        let mut i = 0;
+        'scan: while i < bytes.len() {
+            // Dictionary entries are mostly longer than a word: skip 8 bytes at a time while
+            // none of them is a separator.
+            let end = match bytes
+                .get(i..i + 8)
+                .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            {
+                Some(word) if !has_separator(u64::from_le_bytes(word)) => {
+                    i += 8;
+                    continue;
                 }
+                Some(_) => i + 8,
+                None => bytes.len(),
+            };
+            while i < end {
+                let b = bytes[i];
+                if b == b'|' {
+                    entries.push((entry_start as u32, i as u32));
+                    entry_start = i + 1;
+                } else if b == b'^' {
+                    // An empty section has no entries, not one empty entry.
+                    if i > section_start {
+                        entries.push((entry_start as u32, i as u32));
+                    }
+                    section_ends[found] = entries.len();
+                    found += 1;
+                    entry_start = i + 1;
+                    section_start = i + 1;
+                    if found == 4 {
+                        structure_start = i + 1;
+                        break 'scan;
+                    }
+                }
+                i += 1;
             }
         }
         if found < 4 {
-            return Err(Error::MissingSeparators { found });
+            return Err(Error::new(ErrorKind::MissingSeparators { found }));
         }
-        let dictionaries = &bytes[..carets[3]];
-        // Sized from the input itself, never from a number written in it.
-        let mut entries = Vec::with_capacity(dictionaries.iter().filter(|&&b| b == b'|').count() + 4);
-        split_section(&mut entries, &bytes[..carets[0]], 0);
-        let strings_end = entries.len();
-        split_section(&mut entries, &bytes[carets[0] + 1..carets[1]], carets[0] + 1);
-        let ints_end = entries.len();
-        split_section(&mut entries, &bytes[carets[1] + 1..carets[2]], carets[1] + 1);
-        let floats_end = entries.len();
-        split_section(&mut entries, &bytes[carets[2] + 1..carets[3]], carets[2] + 1);
+        let [strings_end, ints_end, floats_end, _] = section_ends;
         Ok(Decoder {
             input,
             entries,
             strings_end,
             ints_end,
             floats_end,
-            pos: carets[3] + 1,
-            token_start: carets[3] + 1,
+            pos: structure_start,
+            token_start: structure_start,
             depth: 0,
             max_depth,
-            scratch: String::new(),
+            scratch,
         })
     }
 
@@ -141,7 +219,9 @@ impl<'de> Decoder<'de> {
     fn end(&mut self) -> Result<(), Error> {
         match self.next_token()? {
             Token::End => Ok(()),
-            _ => Err(Error::TrailingStructure { offset: self.token_start }),
+            _ => Err(Error::new(ErrorKind::TrailingStructure {
+                offset: self.token_start,
+            })),
         }
     }
 
@@ -166,6 +246,7 @@ impl<'de> Decoder<'de> {
     }
 
     /// Reads the next token.
+    #[inline]
     fn next_token(&mut self) -> Result<Token, Error> {
         let Some(b) = self.peek_byte() else {
             self.token_start = self.pos;
@@ -185,7 +266,27 @@ impl<'de> Decoder<'de> {
         }
         let bytes = self.input.as_bytes();
         let start = self.pos;
+        // Fast path: a plain index of at most 12 digits (36^12 < 2^63) ends at a delimiter.
+        let mut index: u64 = 0;
         let mut end = start;
+        loop {
+            match bytes.get(end) {
+                None | Some(b'|' | b'@' | b'$' | b'*' | b'#' | b']')
+                    if end > start && end - start <= 12 =>
+                {
+                    self.pos = end;
+                    return self.leaf(index);
+                }
+                Some(&c) => match number::digit(c) {
+                    Some(d) if end - start < 12 => {
+                        index = index * 36 + u64::from(d);
+                        end += 1;
+                    }
+                    _ => break,
+                },
+                None => break,
+            }
+        }
         while let Some(&c) = bytes.get(end) {
             if matches!(c, b'|' | b'@' | b'$' | b'*' | b'#' | b']') {
                 break;
@@ -194,19 +295,23 @@ impl<'de> Decoder<'de> {
         }
         self.pos = end;
         let text = &bytes[start..end];
-        let invalid = || Error::InvalidInteger {
-            text: String::from_utf8_lossy(text).into_owned(),
-            location: format!("at byte {start}"),
+        let invalid = || {
+            Error::new(ErrorKind::InvalidInteger {
+                text: String::from_utf8_lossy(text).into_owned(),
+                location: format!("at byte {start}"),
+            })
         };
         if let Some(rest) = text.strip_prefix(b"-") {
             return match rest {
                 [d @ b'1'..=b'5'] => Ok(Token::Special(d - b'0')),
                 // `-0` is index 0 to `parseInt` as well.
                 [b'0'] => self.leaf(0),
-                _ if number::parse_base36(text).is_some() => Err(Error::UnknownSpecial {
-                    token: String::from_utf8_lossy(text).into_owned(),
-                    offset: start,
-                }),
+                _ if number::parse_base36(text).is_some() => {
+                    Err(Error::new(ErrorKind::UnknownSpecial {
+                        token: String::from_utf8_lossy(text).into_owned(),
+                        offset: start,
+                    }))
+                }
                 _ => Err(invalid()),
             };
         }
@@ -221,11 +326,11 @@ impl<'de> Decoder<'de> {
     fn leaf(&self, index: u64) -> Result<Token, Error> {
         match usize::try_from(index) {
             Ok(i) if i < self.entries.len() => Ok(Token::Leaf(i)),
-            _ => Err(Error::LeafOutOfRange {
+            _ => Err(Error::new(ErrorKind::LeafOutOfRange {
                 index,
                 len: self.entries.len(),
                 offset: self.token_start,
-            }),
+            })),
         }
     }
 
@@ -252,7 +357,10 @@ impl<'de> Decoder<'de> {
     fn entry(&self, index: usize) -> &'de str {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
-        self.entries.get(index).and_then(|&(start, end)| input.get(start..end)).unwrap_or("")
+        self.entries
+            .get(index)
+            .and_then(|&(start, end)| input.get(start as usize..end as usize))
+            .unwrap_or("")
     }
 
     fn describe(&self, token: Token) -> &'static str {
@@ -273,31 +381,39 @@ impl<'de> Decoder<'de> {
 
     fn unexpected(&self, expected: &'static str, token: Token) -> Error {
         if token == Token::End {
-            return Error::UnexpectedEnd { expected };
+            return Error::new(ErrorKind::UnexpectedEnd { expected });
         }
-        Error::UnexpectedValue {
+        Error::new(ErrorKind::UnexpectedValue {
             expected,
             found: self.describe(token),
             offset: self.token_start,
-        }
+        })
     }
 
     /// The integer in integer or date entry `index`.
     fn integer(&self, index: usize) -> Result<Integer, Error> {
         let text = self.entry(index);
-        number::parse_base36(text.as_bytes()).ok_or_else(|| Error::InvalidInteger {
-            text: text.to_owned(),
-            location: match self.kind(index) {
-                LeafKind::Date => format!("in date dictionary entry {}", index - self.floats_end),
-                _ => format!("in integer dictionary entry {}", index - self.strings_end),
-            },
+        number::parse_base36(text.as_bytes()).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidInteger {
+                text: text.to_owned(),
+                location: match self.kind(index) {
+                    LeafKind::Date => {
+                        format!("in date dictionary entry {}", index - self.floats_end)
+                    }
+                    _ => format!("in integer dictionary entry {}", index - self.strings_end),
+                },
+            })
         })
     }
 
     /// The number in float entry `index`.
     fn float(&self, index: usize) -> Result<f64, Error> {
         let text = self.entry(index);
-        number::parse_js_float(text).ok_or_else(|| Error::InvalidFloat { text: text.to_owned() })
+        number::parse_js_float(text).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidFloat {
+                text: text.to_owned(),
+            })
+        })
     }
 
     /// Any numeric leaf as a double.
@@ -310,7 +426,9 @@ impl<'de> Decoder<'de> {
 
     fn enter(&mut self) -> Result<(), Error> {
         if self.depth >= self.max_depth {
-            return Err(Error::TooDeep { max_depth: self.max_depth });
+            return Err(Error::new(ErrorKind::TooDeep {
+                max_depth: self.max_depth,
+            }));
         }
         self.depth += 1;
         Ok(())
@@ -321,16 +439,20 @@ impl<'de> Decoder<'de> {
         self.depth -= 1;
         match self.next_token()? {
             Token::Close | Token::End => Ok(()),
-            _ => Err(Error::UnexpectedValue {
+            _ => Err(Error::new(ErrorKind::UnexpectedValue {
                 expected: what,
                 found: "more elements",
                 offset: self.token_start,
-            }),
+            })),
         }
     }
 
     /// Visits string leaf `index`, borrowed from the input unless it has escapes.
-    fn visit_string<V: Visitor<'de>>(&mut self, index: usize, visitor: V) -> Result<V::Value, Error> {
+    fn visit_string<V: Visitor<'de>>(
+        &mut self,
+        index: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         let text = self.entry(index);
         if has_escapes(text) {
             self.scratch.clear();
@@ -343,7 +465,11 @@ impl<'de> Decoder<'de> {
 
     /// Visits an integer the way `deserialize_any` sees it: within 64 bits exactly, beyond as
     /// JavaScript's double (so `serde_json::Value` and other self-describing targets work).
-    fn visit_integer_any<V: Visitor<'de>>(&self, index: usize, visitor: V) -> Result<V::Value, Error> {
+    fn visit_integer_any<V: Visitor<'de>>(
+        &self,
+        index: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         match self.integer(index)? {
             Integer::I64(v) => visitor.visit_i64(v),
             Integer::U64(v) => visitor.visit_u64(v),
@@ -351,12 +477,25 @@ impl<'de> Decoder<'de> {
         }
     }
 
-    fn visit_container<V: Visitor<'de>>(&mut self, kind: u8, visitor: V) -> Result<V::Value, Error> {
+    fn visit_container<V: Visitor<'de>>(
+        &mut self,
+        kind: u8,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.enter()?;
         let (value, what) = match kind {
-            b'@' => (visitor.visit_seq(Elements { de: self })?, "']' closing the array"),
-            b'*' => (visitor.visit_seq(BufferBytes { de: self })?, "']' closing the buffer"),
-            _ => (visitor.visit_map(Entries { de: self })?, "']' closing the object"),
+            b'@' => (
+                visitor.visit_seq(Elements { de: self })?,
+                "']' closing the array",
+            ),
+            b'*' => (
+                visitor.visit_seq(BufferBytes { de: self })?,
+                "']' closing the buffer",
+            ),
+            _ => (
+                visitor.visit_map(Entries { de: self })?,
+                "']' closing the object",
+            ),
         };
         self.leave(what)?;
         Ok(value)
@@ -385,11 +524,11 @@ impl<'de> Decoder<'de> {
                 }
             }
         }
-        Err(Error::UnexpectedValue {
+        Err(Error::new(ErrorKind::UnexpectedValue {
             expected: "a byte (an integer from 0 to 255) in a buffer",
             found: self.describe(token),
             offset: self.token_start,
-        })
+        }))
     }
 
     /// Skips one value without building anything.
@@ -408,7 +547,11 @@ impl<'de> Decoder<'de> {
     }
 
     /// Deserializes into an integer type named `target`.
-    fn deserialize_integer<V: Visitor<'de>>(&mut self, visitor: V, target: &'static str) -> Result<V::Value, Error> {
+    fn deserialize_integer<V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+        target: &'static str,
+    ) -> Result<V::Value, Error> {
         let token = self.next_token()?;
         let Token::Leaf(i) = token else {
             return Err(self.unexpected(target, token));
@@ -426,11 +569,11 @@ impl<'de> Decoder<'de> {
                     // Not something Node writes, but an integral double is still an integer.
                     visitor.visit_i64(v as i64)
                 } else {
-                    Err(Error::FractionForInteger {
+                    Err(Error::new(ErrorKind::FractionForInteger {
                         target,
                         value: self.entry(i).to_owned(),
                         offset: self.token_start,
-                    })
+                    }))
                 }
             }
             LeafKind::Str => Err(self.unexpected(target, token)),
@@ -507,7 +650,9 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.next_token()? {
-            Token::Leaf(i) if self.kind(i) != LeafKind::Str => visitor.visit_f64(self.number_f64(i)?),
+            Token::Leaf(i) if self.kind(i) != LeafKind::Str => {
+                visitor.visit_f64(self.number_f64(i)?)
+            }
             token => Err(self.unexpected("a number", token)),
         }
     }
@@ -568,11 +713,19 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -583,7 +736,11 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -628,14 +785,17 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
                 if has_escapes(text) {
                     self.scratch.clear();
                     unescape_into(&mut self.scratch, text);
-                    let variant: StrDeserializer<'_, Error> = self.scratch.as_str().into_deserializer();
+                    let variant: StrDeserializer<'_, Error> =
+                        self.scratch.as_str().into_deserializer();
                     visitor.visit_enum(variant)
                 } else {
                     let variant: StrDeserializer<'_, Error> = text.into_deserializer();
                     visitor.visit_enum(variant)
                 }
             }
-            Token::Special(EMPTY_STRING) => visitor.visit_enum(IntoDeserializer::<Error>::into_deserializer("")),
+            Token::Special(EMPTY_STRING) => {
+                visitor.visit_enum(IntoDeserializer::<Error>::into_deserializer(""))
+            }
             Token::Open(b'$') => {
                 self.enter()?;
                 let value = visitor.visit_enum(Variant { de: &mut *self })?;
@@ -664,7 +824,10 @@ struct Elements<'a, 'de> {
 impl<'de> de::SeqAccess<'de> for Elements<'_, 'de> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
         if self.de.at_container_end() {
             return Ok(None);
         }
@@ -681,12 +844,16 @@ struct BufferBytes<'a, 'de> {
 impl<'de> de::SeqAccess<'de> for BufferBytes<'_, 'de> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
         if self.de.at_container_end() {
             return Ok(None);
         }
         let byte = self.de.next_byte()?;
-        seed.deserialize(U8Deserializer::<Error>::new(byte)).map(Some)
+        seed.deserialize(U8Deserializer::<Error>::new(byte))
+            .map(Some)
     }
 }
 
@@ -698,7 +865,10 @@ struct Entries<'a, 'de> {
 impl<'de> de::MapAccess<'de> for Entries<'_, 'de> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         if self.de.at_container_end() {
             return Ok(None);
         }
@@ -747,7 +917,11 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
         de::Deserializer::deserialize_seq(&mut *self.de, visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], visitor: V) -> Result<V::Value, Error> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         de::Deserializer::deserialize_struct(&mut *self.de, "", fields, visitor)
     }
 }
@@ -773,7 +947,10 @@ impl MapKey<'_, '_> {
     }
 
     fn parse_error(&self, key: &str, target: &'static str) -> Error {
-        Error::Custom(format!("object key \"{key}\" at byte {} is not {target}", self.de.token_start))
+        Error::new(ErrorKind::Custom(format!(
+            "object key \"{key}\" at byte {} is not {target}",
+            self.de.token_start
+        )))
     }
 }
 
@@ -828,11 +1005,19 @@ impl<'de> de::Deserializer<'de> for MapKey<'_, 'de> {
         deserialize_identifier, deserialize_ignored_any,
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         de::Deserializer::deserialize_unit_struct(self.de, name, visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         // Keep key semantics for the wrapped type (`struct Id(u32)` as a key).
         visitor.visit_newtype_struct(self)
     }
@@ -866,5 +1051,37 @@ impl<'de> de::Deserializer<'de> for MapKey<'_, 'de> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         de::Deserializer::deserialize_enum(self.de, name, variants, visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separator_detection_sees_every_byte_of_a_word() {
+        assert!(!has_separator(u64::from_le_bytes(*b"abcdefgh")));
+        for i in 0..8 {
+            for sep in [b'|', b'^'] {
+                let mut word = *b"abcdefgh";
+                word[i] = sep;
+                assert!(has_separator(u64::from_le_bytes(word)), "{i} {sep}");
+            }
+        }
+        // Bytes next to the separators in value do not count.
+        assert!(!has_separator(u64::from_le_bytes(*b"{}]~]~]~")));
+    }
+
+    #[test]
+    fn dictionaries_split_across_word_boundaries() {
+        let text = "a-long-first-entry|b|c-is-also-quite-long^7|A^^^@0|1|2|3|4]";
+        let value: Vec<serde_json::Value> = decode(text.as_bytes(), 8).unwrap_or_default();
+        assert_eq!(
+            value,
+            serde_json::json!(["a-long-first-entry", "b", "c-is-also-quite-long", 7, 10])
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        );
     }
 }

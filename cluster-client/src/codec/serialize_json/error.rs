@@ -4,14 +4,51 @@ use std::fmt::Display;
 
 /// A serialize-json encoding or decoding error.
 ///
-/// Decoding errors name the problem and where it is: a byte offset into the payload or an
-/// entry of one of the four dictionaries.
+/// The message names the problem and where it is: a byte offset into the payload or an entry
+/// of one of the four dictionaries. [`Error::kind`] gives the details as data. The error is
+/// one pointer wide, so that `Result`s stay small on the decoder's hot path.
+///
+/// ```
+/// use cluster_client::codec::serialize_json::{ErrorKind, from_slice};
+///
+/// let err = from_slice::<u8>(b"^^^^-7").unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::UnknownSpecial { .. }));
+/// assert_eq!(err.to_string(), "unknown special token -7 at byte 4 (expected -1 to -5)");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(transparent)]
+pub struct Error(Box<ErrorKind>);
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Error(Box::new(kind))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+/// The kinds of [`Error`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// The payload was empty (Node throws on an empty buffer too).
     #[error("empty input: a serialize-json payload has 4 '^' separators and a structure")]
     EmptyInput,
+    /// The payload is larger than this decoder addresses.
+    #[error("payload of {len} bytes is too large: at most 4 GiB")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+    },
     /// The payload is not UTF-8.
     #[error("invalid UTF-8 at byte {offset}")]
     InvalidUtf8 {
@@ -39,7 +76,9 @@ pub enum Error {
         text: String,
     },
     /// A structure token refers past the end of the dictionaries.
-    #[error("leaf index {index} out of range: the dictionaries hold {len} entries (at byte {offset})")]
+    #[error(
+        "leaf index {index} out of range: the dictionaries hold {len} entries (at byte {offset})"
+    )]
     LeafOutOfRange {
         /// The index written in the structure.
         index: u64,
@@ -113,12 +152,12 @@ pub enum Error {
 
 impl serde::ser::Error for Error {
     fn custom<T: Display>(msg: T) -> Self {
-        Error::Custom(msg.to_string())
+        Error::new(ErrorKind::Custom(msg.to_string()))
     }
 }
 
 impl serde::de::Error for Error {
     fn custom<T: Display>(msg: T) -> Self {
-        Error::Custom(msg.to_string())
+        Error::new(ErrorKind::Custom(msg.to_string()))
     }
 }

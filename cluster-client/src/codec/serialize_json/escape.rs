@@ -10,26 +10,27 @@ fn needs_escape(b: u8) -> bool {
 }
 
 /// Appends `s`, escaped, to `out`.
+#[inline]
 pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !needs_escape(b) {
-            continue;
+    match bytes.iter().position(|&b| needs_escape(b)) {
+        None => out.extend_from_slice(bytes),
+        Some(first) => {
+            out.reserve(bytes.len() + 8);
+            out.extend_from_slice(&bytes[..first]);
+            // Escapes are rare and strings short: byte pushes beat copying runs with `memcpy`.
+            for &b in &bytes[first..] {
+                match b {
+                    b' ' => out.push(b'+'),
+                    b'+' => out.extend_from_slice(b"%2B"),
+                    b'|' => out.extend_from_slice(b"%7C"),
+                    b'^' => out.extend_from_slice(b"%5E"),
+                    b'%' => out.extend_from_slice(b"%25"),
+                    _ => out.push(b),
+                }
+            }
         }
-        // Copy the unescaped run in one go; the five specials are ASCII, so `i` is a char
-        // boundary.
-        out.extend_from_slice(&bytes[run_start..i]);
-        out.extend_from_slice(match b {
-            b' ' => b"+",
-            b'+' => b"%2B",
-            b'|' => b"%7C",
-            b'^' => b"%5E",
-            _ => b"%25",
-        });
-        run_start = i + 1;
     }
-    out.extend_from_slice(&bytes[run_start..]);
 }
 
 /// Whether `s` contains anything `unescape_into` would change.

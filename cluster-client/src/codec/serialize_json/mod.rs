@@ -53,7 +53,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Codec, CodecError, Direction};
 
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use types::{Date, JsError};
 
 /// Default maximum nesting depth of arrays, objects, buffers and errors.
@@ -78,7 +78,9 @@ pub struct SerializeJson {
 
 impl Default for SerializeJson {
     fn default() -> Self {
-        Self { max_depth: DEFAULT_MAX_DEPTH }
+        Self {
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
     }
 }
 
@@ -99,13 +101,18 @@ impl Codec for SerializeJson {
         "serialize-json"
     }
 
-    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
         ser::encode_into(value, out, self.max_depth)
             .map_err(|e| CodecError::new("serialize-json", Direction::Encode, e))
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
-        de::decode(bytes, self.max_depth).map_err(|e| CodecError::new("serialize-json", Direction::Decode, e))
+        de::decode(bytes, self.max_depth)
+            .map_err(|e| CodecError::new("serialize-json", Direction::Decode, e))
     }
 }
 
@@ -121,14 +128,21 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
 }
 
 /// Encodes `value` as serialize-json, rejecting nesting deeper than `max_depth`.
-pub fn to_vec_with_max_depth<T: Serialize + ?Sized>(value: &T, max_depth: usize) -> Result<Vec<u8>, Error> {
+pub fn to_vec_with_max_depth<T: Serialize + ?Sized>(
+    value: &T,
+    max_depth: usize,
+) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     ser::encode_into(value, &mut out, max_depth)?;
     Ok(out)
 }
 
 /// Appends the serialize-json encoding of `value` to `out`; on error `out` is unchanged.
-pub fn to_writer_vec<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>, max_depth: usize) -> Result<(), Error> {
+pub fn to_writer_vec<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    max_depth: usize,
+) -> Result<(), Error> {
     ser::encode_into(value, out, max_depth)
 }
 
@@ -149,7 +163,10 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 
 /// Decodes one serialize-json value from the whole of `bytes`, rejecting nesting deeper than
 /// `max_depth`.
-pub fn from_slice_with_max_depth<T: DeserializeOwned>(bytes: &[u8], max_depth: usize) -> Result<T, Error> {
+pub fn from_slice_with_max_depth<T: DeserializeOwned>(
+    bytes: &[u8],
+    max_depth: usize,
+) -> Result<T, Error> {
     de::decode(bytes, max_depth)
 }
 

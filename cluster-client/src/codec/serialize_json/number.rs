@@ -9,12 +9,21 @@ const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
 
 /// Appends `n` in upper-case base 36.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+#[inline]
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    // Most leaf indices and many payload integers have one or two digits; single pushes beat
+    // a call to `memcpy` for those.
     if n < 36 {
-        // Most leaf indices and many payload integers are a single digit.
         out.push(DIGITS[n as usize]);
-        return;
+    } else if n < 36 * 36 {
+        out.push(DIGITS[(n / 36) as usize]);
+        out.push(DIGITS[(n % 36) as usize]);
+    } else {
+        push_u64_long(out, n);
     }
+}
+
+fn push_u64_long(out: &mut Vec<u8>, mut n: u64) {
     // u64::MAX has 13 base-36 digits.
     let mut buf = [0u8; 13];
     let mut i = buf.len();
@@ -143,13 +152,29 @@ impl Integer {
     }
 }
 
-fn digit_value(b: u8) -> Option<u32> {
-    match b {
-        b'0'..=b'9' => Some(u32::from(b - b'0')),
-        b'a'..=b'z' => Some(u32::from(b - b'a') + 10),
-        b'A'..=b'Z' => Some(u32::from(b - b'A') + 10),
-        _ => None,
+/// Value of each byte as a base-36 digit (either case); 255 for anything else.
+const DIGIT_VALUES: [u8; 256] = {
+    let mut table = [255u8; 256];
+    let mut i = 0;
+    while i < 36 {
+        table[DIGITS[i] as usize] = i as u8;
+        table[DIGITS[i].to_ascii_lowercase() as usize] = i as u8;
+        i += 1;
     }
+    table
+};
+
+/// The value of `b` as a base-36 digit (case-insensitive).
+#[inline]
+pub(crate) fn digit(b: u8) -> Option<u8> {
+    match DIGIT_VALUES[b as usize] {
+        255 => None,
+        d => Some(d),
+    }
+}
+
+fn digit_value(b: u8) -> Option<u32> {
+    digit(b).map(u32::from)
 }
 
 /// Parses a base-36 integer (case-insensitive, optional leading `-`), as exactly as it fits.
@@ -163,11 +188,22 @@ pub(crate) fn parse_base36(text: &[u8]) -> Option<Integer> {
     if digits.is_empty() {
         return None;
     }
+    if digits.len() <= 12 {
+        // Fast path: 12 digits always fit (36^12 < 2^63).
+        let mut acc: i64 = 0;
+        for &b in digits {
+            acc = acc * 36 + i64::from(digit(b)?);
+        }
+        return Some(Integer::I64(if negative { -acc } else { acc }));
+    }
     let mut acc: u128 = 0;
     let mut overflowed_at = None;
     for (i, &b) in digits.iter().enumerate() {
         let d = digit_value(b)?;
-        match acc.checked_mul(36).and_then(|v| v.checked_add(u128::from(d))) {
+        match acc
+            .checked_mul(36)
+            .and_then(|v| v.checked_add(u128::from(d)))
+        {
             Some(v) => acc = v,
             None => {
                 overflowed_at = Some(i);
@@ -209,7 +245,8 @@ pub(crate) fn parse_base36_u128(text: &[u8]) -> Option<u128> {
         return None;
     }
     text.iter().try_fold(0u128, |acc, &b| {
-        acc.checked_mul(36)?.checked_add(u128::from(digit_value(b)?))
+        acc.checked_mul(36)?
+            .checked_add(u128::from(digit_value(b)?))
     })
 }
 

@@ -4,7 +4,7 @@
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::error::Error;
+use super::error::{Error, ErrorKind};
 use super::escape::push_escaped;
 use super::number::{self, DoubleForm};
 use super::types::{DATE_TOKEN, ERROR_TOKEN};
@@ -54,7 +54,11 @@ impl Dictionary {
             self.text.push(b'|');
         }
         let index = self.len;
-        self.len = self.len.checked_add(1).ok_or(Error::TooManyLeaves { max: u64::from(u32::MAX) })?;
+        self.len = self.len.checked_add(1).ok_or_else(|| {
+            Error::new(ErrorKind::TooManyLeaves {
+                max: u64::from(u32::MAX),
+            })
+        })?;
         Ok(index)
     }
 }
@@ -74,22 +78,94 @@ pub(crate) struct Encoder<'o> {
 }
 
 /// Appends the serialize-json encoding of `value` to `out`; on error `out` is left as it was.
-pub(crate) fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>, max_depth: usize) -> Result<(), Error> {
+/// Buffers above this size are not kept for the next encode on the thread.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// The encoder's buffers, kept per thread between encodes: an encode then allocates nothing
+/// but the output's growth.
+#[derive(Default)]
+struct Buffers {
+    ints: Vec<u8>,
+    floats: Vec<u8>,
+    dates: Vec<u8>,
+    toks: Vec<Tok>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+}
+
+impl Buffers {
+    /// Takes this thread's buffers (empty ones when a nested encode already holds them).
+    fn take() -> Buffers {
+        BUFFERS
+            .try_with(|b| std::mem::take(&mut *b.borrow_mut()))
+            .unwrap_or_default()
+    }
+
+    /// Returns buffers for reuse, unless they grew too large to keep around.
+    fn put_back(mut self) {
+        let size = self.ints.capacity()
+            + self.floats.capacity()
+            + self.dates.capacity()
+            + self.toks.capacity() * std::mem::size_of::<Tok>();
+        if size > KEEP_CAPACITY {
+            return;
+        }
+        self.ints.clear();
+        self.floats.clear();
+        self.dates.clear();
+        self.toks.clear();
+        // Ignored when the thread is shutting down: the buffers are just dropped.
+        let _ = BUFFERS.try_with(|b| {
+            if let Ok(mut slot) = b.try_borrow_mut() {
+                *slot = self;
+            }
+        });
+    }
+}
+
+/// Appends the serialize-json encoding of `value` to `out`; on error `out` is left as it was.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    max_depth: usize,
+) -> Result<(), Error> {
     let start = out.len();
-    let result = {
-        let mut encoder = Encoder {
-            out: &mut *out,
-            strings: 0,
-            ints: Dictionary::default(),
-            floats: Dictionary::default(),
-            dates: Dictionary::default(),
-            toks: Vec::with_capacity(16),
-            depth: 0,
-            max_depth,
-            magic: Magic::None,
-        };
-        value.serialize(&mut encoder).map(|()| encoder.finish())
+    let Buffers {
+        ints,
+        floats,
+        dates,
+        toks,
+    } = Buffers::take();
+    let mut encoder = Encoder {
+        out: &mut *out,
+        strings: 0,
+        ints: Dictionary { text: ints, len: 0 },
+        floats: Dictionary {
+            text: floats,
+            len: 0,
+        },
+        dates: Dictionary {
+            text: dates,
+            len: 0,
+        },
+        toks,
+        depth: 0,
+        max_depth,
+        magic: Magic::None,
     };
+    let result = value.serialize(&mut encoder);
+    if result.is_ok() {
+        encoder.finish();
+    }
+    Buffers {
+        ints: encoder.ints.text,
+        floats: encoder.floats.text,
+        dates: encoder.dates.text,
+        toks: encoder.toks,
+    }
+    .put_back();
     if result.is_err() {
         out.truncate(start);
     }
@@ -98,8 +174,16 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>, m
 
 impl Encoder<'_> {
     /// Writes the four `^` separators, the other dictionaries and the structure.
-    fn finish(self) {
-        let Encoder { out, strings, ints, floats, dates, toks, .. } = self;
+    fn finish(&mut self) {
+        let Encoder {
+            out,
+            strings,
+            ints,
+            floats,
+            dates,
+            toks,
+            ..
+        } = self;
         out.reserve(ints.text.len() + floats.text.len() + dates.text.len() + 4 + toks.len() * 3);
         out.push(b'^');
         out.extend_from_slice(&ints.text);
@@ -108,13 +192,13 @@ impl Encoder<'_> {
         out.push(b'^');
         out.extend_from_slice(&dates.text);
         out.push(b'^');
-        let int_base = u64::from(strings);
+        let int_base = u64::from(*strings);
         let float_base = int_base + u64::from(ints.len);
         let date_base = float_base + u64::from(floats.len);
         // Children are joined by `|`: a separator goes before every token except the first, a
         // container's first child, and a `]`.
         let mut after_open = true;
-        for tok in toks {
+        for &tok in toks.iter() {
             if let Tok::Close = tok {
                 out.push(b']');
                 after_open = false;
@@ -155,7 +239,11 @@ impl Encoder<'_> {
         }
         push_escaped(self.out, s);
         self.toks.push(Tok::Str(self.strings));
-        self.strings = self.strings.checked_add(1).ok_or(Error::TooManyLeaves { max: u64::from(u32::MAX) })?;
+        self.strings = self.strings.checked_add(1).ok_or_else(|| {
+            Error::new(ErrorKind::TooManyLeaves {
+                max: u64::from(u32::MAX),
+            })
+        })?;
         Ok(())
     }
 
@@ -192,7 +280,9 @@ impl Encoder<'_> {
     #[inline]
     fn open(&mut self, kind: u8) -> Result<(), Error> {
         if self.depth >= self.max_depth {
-            return Err(Error::TooDeep { max_depth: self.max_depth });
+            return Err(Error::new(ErrorKind::TooDeep {
+                max_depth: self.max_depth,
+            }));
         }
         self.depth += 1;
         // A magic name applies to the value it wraps, not to anything nested inside it.
@@ -316,11 +406,20 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         self.serialize_unit()
     }
 
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), Error> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
         self.string(variant)
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Result<(), Error> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
         self.magic = if name == DATE_TOKEN {
             Magic::Date
         } else if name == ERROR_TOKEN {
@@ -376,7 +475,11 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Self, Error> {
-        let kind = if self.magic == Magic::Error { b'#' } else { b'$' };
+        let kind = if self.magic == Magic::Error {
+            b'#'
+        } else {
+            b'$'
+        };
         self.open(kind)?;
         Ok(self)
     }
@@ -463,7 +566,7 @@ impl ser::SerializeMap for &mut Encoder<'_> {
     type Error = Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        key.serialize(MapKeySerializer(&mut **self))
+        key.serialize(MapKeySerializer(self))
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -480,7 +583,11 @@ impl ser::SerializeStruct for &mut Encoder<'_> {
     type Ok = ();
     type Error = Error;
 
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
         self.string(key)?;
         value.serialize(&mut **self)
     }
@@ -495,7 +602,11 @@ impl ser::SerializeStructVariant for &mut Encoder<'_> {
     type Ok = ();
     type Error = Error;
 
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
         self.string(key)?;
         value.serialize(&mut **self)
     }
@@ -519,7 +630,7 @@ impl MapKeySerializer<'_, '_> {
 }
 
 fn key_error(found: &'static str) -> Error {
-    Error::KeyNotString { found }
+    Error::new(ErrorKind::KeyNotString { found })
 }
 
 impl ser::Serializer for MapKeySerializer<'_, '_> {
@@ -613,11 +724,20 @@ impl ser::Serializer for MapKeySerializer<'_, '_> {
         Err(key_error("a unit struct"))
     }
 
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), Error> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
         self.0.string(variant)
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), Error> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
         value.serialize(self)
     }
 
@@ -639,7 +759,11 @@ impl ser::Serializer for MapKeySerializer<'_, '_> {
         Err(key_error("a tuple"))
     }
 
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct, Error> {
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
         Err(key_error("a tuple struct"))
     }
 
@@ -657,7 +781,11 @@ impl ser::Serializer for MapKeySerializer<'_, '_> {
         Err(key_error("a map"))
     }
 
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct, Error> {
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStruct, Error> {
         Err(key_error("a struct"))
     }
 

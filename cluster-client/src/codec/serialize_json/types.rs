@@ -157,7 +157,12 @@ impl JsError {
 
 impl fmt::Display for JsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.name.as_deref().unwrap_or("Error"), self.message)?;
+        write!(
+            f,
+            "{}: {}",
+            self.name.as_deref().unwrap_or("Error"),
+            self.message
+        )?;
         if let Some(code) = &self.code {
             write!(f, " ({code})")?;
         }
@@ -173,7 +178,8 @@ struct ErrorProps<'a>(&'a JsError);
 impl Serialize for ErrorProps<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let err = self.0;
-        let len = 2 + usize::from(err.name.is_some()) + usize::from(err.code.is_some()) + err.props.len();
+        let len =
+            2 + usize::from(err.name.is_some()) + usize::from(err.code.is_some()) + err.props.len();
         let mut map = serializer.serialize_map(Some(len))?;
         map.serialize_entry("message", &err.message)?;
         match &err.stack {
@@ -215,7 +221,9 @@ impl<'de> Deserialize<'de> for JsError {
                 let mut err = JsError::default();
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
-                        "message" => err.message = map.next_value::<Option<String>>()?.unwrap_or_default(),
+                        "message" => {
+                            err.message = map.next_value::<Option<String>>()?.unwrap_or_default()
+                        }
                         "stack" => err.stack = map.next_value()?,
                         "name" => err.name = map.next_value()?,
                         "code" => err.code = map.next_value()?,
