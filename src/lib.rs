@@ -2,3 +2,4 @@
 //! (not published).
 
 pub mod demo;
+pub mod node_demo;

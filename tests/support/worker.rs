@@ -22,6 +22,13 @@ pub struct Worker {
 impl Worker {
     /// Starts `program args` and waits for its `ready` event.
     pub async fn spawn(name: &str, program: &str, args: &[String]) -> Worker {
+        let (w, ready) = Self::start(name, program, args).await;
+        assert_eq!(ready["event"], "ready", "{name} failed to start: {ready}");
+        w
+    }
+
+    /// Starts `program args` and returns it with its first `ready` or `ready_error` event.
+    pub async fn start(name: &str, program: &str, args: &[String]) -> (Worker, Value) {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
@@ -60,8 +67,7 @@ impl Worker {
                 e["event"] == "ready" || e["event"] == "ready_error"
             })
             .await;
-        assert_eq!(ready["event"], "ready", "{name} failed to start: {ready}");
-        w
+        (w, ready)
     }
 
     async fn next_line(&mut self, what: &str) -> Value {

@@ -7,11 +7,13 @@
 
 pub mod serialize_json;
 
+mod js_value;
 mod json;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use js_value::{Buffer, JsValue};
 pub use json::Json;
 pub use serialize_json::SerializeJson;
 

@@ -7,9 +7,12 @@
 use serde::de::value::{StrDeserializer, U8Deserializer, UnitDeserializer};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
+use serde::de::value::MapDeserializer;
+
 use super::error::{Error, ErrorKind};
 use super::escape::{has_escapes, unescape_into};
 use super::number::{self, Integer};
+use crate::codec::js_value::{JS_DATE_KEY, JS_UNDEFINED_KEY, JS_VALUE_TOKEN};
 
 /// One structure token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -477,6 +480,36 @@ impl<'de> Decoder<'de> {
         }
     }
 
+    /// `deserialize_any` for [`JsValue`](crate::codec::JsValue), keeping apart what serde's
+    /// data model merges: `null` (none) from `undefined`, dates from numbers, buffers from
+    /// arrays. Dates and `undefined` arrive as one-entry maps under private keys.
+    fn deserialize_js_value<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, Error> {
+        match self.peek_token()? {
+            Token::Leaf(i) if self.kind(i) == LeafKind::Date => {
+                self.next_token()?;
+                let millis = match self.integer(i)? {
+                    Integer::I64(v) => v,
+                    Integer::U64(v) => i64::try_from(v).unwrap_or(i64::MAX),
+                    wide => wide.to_f64() as i64,
+                };
+                visitor.visit_map(MapDeserializer::new(std::iter::once((JS_DATE_KEY, millis))))
+            }
+            Token::Special(NULL) => {
+                self.next_token()?;
+                visitor.visit_none()
+            }
+            Token::Special(UNDEFINED) => {
+                self.next_token()?;
+                visitor.visit_map(MapDeserializer::new(std::iter::once((
+                    JS_UNDEFINED_KEY,
+                    true,
+                ))))
+            }
+            Token::Open(b'*') => de::Deserializer::deserialize_bytes(&mut *self, visitor),
+            _ => de::Deserializer::deserialize_any(&mut *self, visitor),
+        }
+    }
+
     fn visit_container<V: Visitor<'de>>(
         &mut self,
         kind: u8,
@@ -723,9 +756,12 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
+        if name == JS_VALUE_TOKEN {
+            return self.deserialize_js_value(visitor);
+        }
         visitor.visit_newtype_struct(self)
     }
 
