@@ -35,7 +35,10 @@ async fn expect_closed(port: u16, what: &str, bytes: &[u8]) {
         .await
         .unwrap_or_else(|_| panic!("{what}: the leader kept the connection open"))
         .unwrap_or(0);
-    assert_eq!(n, 0, "{what}: expected the connection to be closed, got {n} bytes");
+    assert_eq!(
+        n, 0,
+        "{what}: expected the connection to be closed, got {n} bytes"
+    );
 }
 
 #[tokio::test]
@@ -46,14 +49,23 @@ async fn bad_connections_are_closed_and_followers_keep_being_served() {
     let follower = process(port, &backend).await;
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("garbage bytes", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        (
+            "garbage bytes",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        ),
         ("oversized length", header(1, 0, 1, i32::MAX, 0)),
         ("negative length", header(1, 0, 1, -5, 0)),
         ("bad version", header(9, 0, 1, 2, 0)),
         ("invalid JSON conn", frame(br#"{"foo":"bar"|"#)),
         ("conn not an object", frame(b"[1,2,3]")),
-        ("invoke before register", frame(br#"{"type":"invoke","method":"echo","argLength":0,"oneway":false}"#)),
-        ("heartbeat before register", frame(br#"{"type":"heartbeat"}"#)),
+        (
+            "invoke before register",
+            frame(br#"{"type":"invoke","method":"echo","argLength":0,"oneway":false}"#),
+        ),
+        (
+            "heartbeat before register",
+            frame(br#"{"type":"heartbeat"}"#),
+        ),
     ];
     for (what, bytes) in &cases {
         expect_closed(port, what, bytes).await;
@@ -61,7 +73,11 @@ async fn bad_connections_are_closed_and_followers_keep_being_served() {
         assert_eq!(got, *what);
     }
     assert!(leader.is_leader());
-    assert_eq!(follower.elections(), 1, "the real follower was never disconnected");
+    assert_eq!(
+        follower.elections(),
+        1,
+        "the real follower was never disconnected"
+    );
 }
 
 #[tokio::test]

@@ -551,12 +551,23 @@ async fn single_mode_shares_one_real_client_without_networking() {
     // The port is never bound in single mode: any value works, even one in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let a = demo(port, &scope).single_mode(true).create(factory(&backend)).await.unwrap();
-    let b = demo(port, &scope).single_mode(true).create(factory(&backend)).await.unwrap();
+    let a = demo(port, &scope)
+        .single_mode(true)
+        .create(factory(&backend))
+        .await
+        .unwrap();
+    let b = demo(port, &scope)
+        .single_mode(true)
+        .create(factory(&backend))
+        .await
+        .unwrap();
     assert!(a.is_leader() && b.is_leader());
     let mut sub = b.subscribe::<_, Vec<String>>(&topic("s")).unwrap();
     a.publish(&publication("s", "one")).unwrap();
-    assert_eq!(bounded("single-mode value", sub.next()).await.unwrap(), ["one"]);
+    assert_eq!(
+        bounded("single-mode value", sub.next()).await.unwrap(),
+        ["one"]
+    );
     let sum: i64 = b.invoke("add", (2i64, 2i64)).await.unwrap();
     assert_eq!(sum, 4);
     assert_eq!(backend.clients_created.load(Ordering::SeqCst), 1);
