@@ -15,10 +15,13 @@ use tokio::sync::{broadcast, watch};
 
 /// The backend every real client talks to: topics with a current value, plus counters a test
 /// can read.
+/// A topic's current value and the feed of its later changes.
+type TopicState = (Option<Vec<String>>, broadcast::Sender<Vec<String>>);
+
 pub struct Backend {
     /// Per topic: the current value (a sorted set of strings, like the addresses a registry
     /// holds for a service) and a feed of every later change.
-    topics: Mutex<HashMap<String, (Option<Vec<String>>, broadcast::Sender<Vec<String>>)>>,
+    topics: Mutex<HashMap<String, TopicState>>,
     /// Real clients created so far.
     pub clients_created: AtomicUsize,
     /// Real clients closed so far.

@@ -28,10 +28,13 @@ pub struct Pub {
     pub value: JsValue,
 }
 
+/// A topic's last value and, once someone subscribed, the feed of later values.
+type TopicState = (Option<JsValue>, Option<broadcast::Sender<JsValue>>);
+
 /// The real client: an in-memory table of topic values, like the Node `DemoClient`.
 #[derive(Default)]
 pub struct NodeDemo {
-    topics: Mutex<HashMap<String, (Option<JsValue>, Option<broadcast::Sender<JsValue>>)>>,
+    topics: Mutex<HashMap<String, TopicState>>,
 }
 
 impl NodeDemo {

@@ -53,7 +53,6 @@ async fn survivors_elect_one_leader_and_keep_their_subscriptions_across_repeated
     }
 
     const ROUNDS: usize = 3;
-    let mut next_worker = 4;
     for round in 1..=ROUNDS {
         let leader_pid = leaders(&mut workers).await[0];
         let i = workers.iter().position(|w| w.pid == leader_pid).unwrap();
@@ -98,8 +97,7 @@ async fn survivors_elect_one_leader_and_keep_their_subscriptions_across_repeated
             );
         }
         // Replace the dead process so four keep sharing the port.
-        workers.push(spawn_worker(next_worker, port).await);
-        next_worker += 1;
+        workers.push(spawn_worker(3 + round, port).await);
         assert_eq!(leaders(&mut workers).await.len(), 1);
     }
 

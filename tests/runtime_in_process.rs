@@ -206,7 +206,7 @@ async fn with_broadcast_off_each_value_reaches_exactly_one_subscriber() {
         .unwrap();
     let f1 = process(port, &backend).await;
     let f2 = process(port, &backend).await;
-    let mut streams = vec![
+    let mut streams = [
         leader.subscribe::<_, Vec<String>>(&topic("b")).unwrap(),
         f1.subscribe::<_, Vec<String>>(&topic("b")).unwrap(),
         f2.subscribe::<_, Vec<String>>(&topic("b")).unwrap(),

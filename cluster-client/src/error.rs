@@ -54,7 +54,7 @@ pub enum Error {
         /// The method.
         method: String,
         /// The error as the leader reported it.
-        error: RemoteError,
+        error: Box<RemoteError>,
         /// The encoded error object as received (empty when the runtime made the error), from
         /// which a typed error value can be decoded.
         payload: bytes::Bytes,
@@ -66,7 +66,7 @@ pub enum Error {
         /// The channel.
         channel: String,
         /// The factory's error.
-        error: RemoteError,
+        error: Box<RemoteError>,
     },
     /// The process that owns the port does not serve this channel.
     #[error("channel {channel}: the leader on port {port} does not serve this channel ({message})")]
@@ -200,7 +200,7 @@ impl Error {
     /// The error as a follower would receive it on the wire.
     pub fn to_remote(&self) -> RemoteError {
         match self {
-            Error::Remote { error, .. } | Error::LeaderNotReady { error, .. } => error.clone(),
+            Error::Remote { error, .. } | Error::LeaderNotReady { error, .. } => (**error).clone(),
             other => {
                 RemoteError::new("ClusterClientError", other.to_string()).with_code(other.code())
             }

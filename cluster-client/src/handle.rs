@@ -393,7 +393,7 @@ pub(crate) fn remote_error(
     Error::Remote {
         channel: channel.to_owned(),
         method: method.to_owned(),
-        error,
+        error: Box::new(error),
         payload,
     }
 }
@@ -771,7 +771,7 @@ impl<S: Service> Core<S> {
             Ok(Err(InvokeError::Failure(error))) => Err(Error::Remote {
                 channel: self.channel.clone(),
                 method,
-                error,
+                error: Box::new(error),
                 payload: Bytes::new(),
             }),
             Err(_) => Err(self.panicked(&method)),
@@ -782,11 +782,13 @@ impl<S: Service> Core<S> {
         Error::Remote {
             channel: self.channel.clone(),
             method: method.to_owned(),
-            error: RemoteError::new(
-                "ClusterClientPanicError",
-                format!("method \"{method}\" panicked"),
-            )
-            .with_code("ERR_CLUSTER_PANIC"),
+            error: Box::new(
+                RemoteError::new(
+                    "ClusterClientPanicError",
+                    format!("method \"{method}\" panicked"),
+                )
+                .with_code("ERR_CLUSTER_PANIC"),
+            ),
             payload: Bytes::new(),
         }
     }
@@ -909,13 +911,18 @@ impl<S: Service> Core<S> {
     /// With a subscribe timeout set, warns when a new subscription gets no first value in
     /// time (the value is still delivered whenever it comes).
     fn watch_first_value(&self, key: &str) {
-        let Some(limit) = self.options.subscribe_timeout else { return };
+        let Some(limit) = self.options.subscribe_timeout else {
+            return;
+        };
         let weak = self.weak.clone();
         let key = key.to_owned();
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
             let Some(core) = weak.upgrade() else { return };
-            let waiting = lock(&core.locals).keys.get(&key).is_some_and(|e| e.last.is_none());
+            let waiting = lock(&core.locals)
+                .keys
+                .get(&key)
+                .is_some_and(|e| e.last.is_none());
             if waiting {
                 tracing::warn!(
                     channel = %core.channel,
@@ -1181,7 +1188,7 @@ impl<S: Service> Core<S> {
                     leader.set_failed(error.clone());
                     self.set_state(State::Failed(Error::LeaderNotReady {
                         channel: self.channel.clone(),
-                        error,
+                        error: Box::new(error),
                     }));
                     tokio::select! {
                         _ = self.shutdown.cancelled() => break,

@@ -16,10 +16,13 @@ pub struct Scope {
     inner: Arc<ScopeInner>,
 }
 
+/// A channel is identified by its port (none in single mode) and its name.
+type ChannelKey = (Option<u16>, String);
+
 #[derive(Default)]
 struct ScopeInner {
     ports: Mutex<HashMap<u16, Weak<PortServer>>>,
-    channels: Mutex<HashMap<(Option<u16>, String), Weak<dyn Any + Send + Sync>>>,
+    channels: Mutex<HashMap<ChannelKey, Weak<dyn Any + Send + Sync>>>,
     /// Serialises "look for our own server, else bind" so two channels of one scope never
     /// race each other for the port.
     election: tokio::sync::Mutex<()>,

@@ -187,7 +187,7 @@ impl FollowerConn {
         }
         Err(Error::LeaderNotReady {
             channel: self.channel.clone(),
-            error,
+            error: Box::new(error),
         })
     }
 

@@ -23,6 +23,9 @@ pub(crate) fn next_subscriber_id() -> SubscriberId {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Hands `(key, value)` to the handles of this process.
+pub(crate) type LocalDelivery = Arc<dyn Fn(&str, &Bytes) + Send + Sync>;
+
 /// Where a subscriber's values go.
 #[derive(Clone)]
 pub(crate) enum Sink {
@@ -32,7 +35,7 @@ pub(crate) enum Sink {
         timeout_ms: i32,
     },
     /// Handles of this process.
-    Local(Arc<dyn Fn(&str, &Bytes) + Send + Sync>),
+    Local(LocalDelivery),
 }
 
 impl Sink {
@@ -205,11 +208,5 @@ impl SubscriptionRegistry {
                 h.abort();
             }
         }
-    }
-
-    /// How many keys have upstream subscriptions.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.topics().len()
     }
 }
