@@ -374,3 +374,65 @@ async fn the_json_codec_works_across_kinds() {
         wait_value(&mut follower, "j", &v).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_secret_is_ignored_by_node_leaders_and_refuses_node_followers() {
+    if !node_available() {
+        return;
+    }
+    // A Rust follower presenting a secret to a Node leader: the leader ignores the field.
+    let port = free_port();
+    let _leader = spawn(Kind::Node, "node leader", port, &["--role", "leader"]).await;
+    let mut rust = spawn(
+        Kind::Rust,
+        "rust with secret",
+        port,
+        &["--role", "follower", "--secret", "s3cret"],
+    )
+    .await;
+    assert_eq!(
+        rust.ok(json!({"cmd": "invoke", "method": "echo", "args": ["ok"]}))
+            .await,
+        "ok"
+    );
+
+    // A Rust leader that requires a secret (from the environment) refuses a Node follower,
+    // which cannot present one, with a clear error; a Rust follower with it is served.
+    let port = free_port();
+    let args = vec![
+        "--port".to_string(),
+        port.to_string(),
+        "--role".into(),
+        "leader".into(),
+    ];
+    let (_rust_leader, ready) = Worker::start_with_env(
+        "rust leader",
+        RUST_WORKER,
+        &args,
+        &[("CLUSTER_CLIENT_SECRET", "s3cret")],
+    )
+    .await;
+    assert_eq!(ready["event"], "ready", "{ready}");
+    let (_node, refused) = start(Kind::Node, "node follower", port, &["--role", "follower"]).await;
+    assert_eq!(refused["event"], "ready_error", "{refused}");
+    assert_eq!(refused["code"], "ERR_CLUSTER_AUTH", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("requires a shared secret"),
+        "{refused}"
+    );
+    let mut ok = spawn(
+        Kind::Rust,
+        "rust follower",
+        port,
+        &["--role", "follower", "--secret", "s3cret"],
+    )
+    .await;
+    assert_eq!(
+        ok.ok(json!({"cmd": "invoke", "method": "echo", "args": ["in"]}))
+            .await,
+        "in"
+    );
+}

@@ -577,3 +577,40 @@ async fn single_mode_shares_one_real_client_without_networking() {
     b.close().await;
     assert_eq!(backend.clients_closed.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_leader_with_a_secret_serves_only_followers_that_present_it() {
+    let port = free_port();
+    let backend = Arc::new(Backend::default());
+    let _leader = demo(port, &Scope::new())
+        .secret("s3cret")
+        .create(factory(&backend))
+        .await
+        .unwrap();
+
+    let with = demo(port, &Scope::new())
+        .secret("s3cret")
+        .create(factory(&backend))
+        .await
+        .unwrap();
+    let got: String = with.invoke("echo", ("let in".to_string(),)).await.unwrap();
+    assert_eq!(got, "let in");
+
+    for (label, builder) in [
+        ("no secret", demo(port, &Scope::new())),
+        ("wrong secret", demo(port, &Scope::new()).secret("guess")),
+    ] {
+        let err = builder.create(factory(&backend)).await.unwrap_err();
+        let Error::Unauthorized {
+            message, port: p, ..
+        } = &err
+        else {
+            panic!("{label}: unexpected {err:?}")
+        };
+        assert_eq!(*p, port);
+        assert!(
+            message.contains("requires a shared secret"),
+            "{label}: {message}"
+        );
+    }
+}

@@ -78,6 +78,16 @@ pub enum Error {
         /// What the port owner said.
         message: String,
     },
+    /// The leader requires a shared secret this handle did not present (or presented wrong).
+    #[error("channel {channel}: the leader on port {port} refused this process: {message}")]
+    Unauthorized {
+        /// The channel.
+        channel: String,
+        /// The port.
+        port: u16,
+        /// What the leader said.
+        message: String,
+    },
     /// A value could not be encoded or decoded.
     #[error("channel {channel}: {method}: {source}")]
     Codec {
@@ -216,6 +226,7 @@ impl Error {
             Error::Remote { .. } => "ERR_CLUSTER_REMOTE",
             Error::LeaderNotReady { .. } => "ERR_CLUSTER_LEADER_NOT_READY",
             Error::NoLeaderForChannel { .. } => "ERR_CLUSTER_NO_CHANNEL",
+            Error::Unauthorized { .. } => "ERR_CLUSTER_AUTH",
             Error::Codec { .. } => "ERR_CLUSTER_CODEC",
             Error::Protocol { .. } => "ERR_CLUSTER_PROTOCOL",
             Error::Bind { .. } => "ERR_CLUSTER_BIND",

@@ -152,6 +152,13 @@ impl<S: Service> Builder<S> {
         self
     }
 
+    /// Requires (as a leader) and presents (as a follower) a shared secret; see
+    /// [`Options::secret`].
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.options.secret = Some(secret.into());
+        self
+    }
+
     /// Replaces all options at once.
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;
@@ -1113,6 +1120,7 @@ impl<S: Service> Core<S> {
                         Error::PortOccupied { .. }
                             | Error::LeaderNotReady { .. }
                             | Error::NoLeaderForChannel { .. }
+                            | Error::Unauthorized { .. }
                             | Error::Bind { .. }
                     );
                     if definitive {

@@ -32,7 +32,7 @@ pub enum LagPolicy {
 }
 
 /// Runtime options of a channel. Build them with the handle's builder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
     /// Loopback port to compete for. Default: `NODE_CLUSTER_CLIENT_PORT` or 7777.
@@ -68,6 +68,10 @@ pub struct Options {
     /// Follower: report a subscription that got no first value within this time (logged as a
     /// warning). Default off.
     pub subscribe_timeout: Option<Duration>,
+    /// A shared secret: a leader serves only followers that present it in `register_channel`,
+    /// and a follower presents it. Default: `CLUSTER_CLIENT_SECRET`, else none. Node leaders
+    /// ignore it; Node followers cannot present it.
+    pub secret: Option<String>,
 }
 
 impl Default for Options {
@@ -89,6 +93,9 @@ impl Default for Options {
             subscription_buffer: 1024,
             lag_policy: LagPolicy::KeepLatest,
             subscribe_timeout: None,
+            secret: std::env::var("CLUSTER_CLIENT_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty()),
         }
     }
 }
@@ -108,5 +115,28 @@ fn env_parse<T: std::str::FromStr>(name: &str) -> Option<T> {
             tracing::warn!(variable = name, value = %raw, "ignoring an environment variable that is not a number");
             None
         }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("port", &self.port)
+            .field("role", &self.role)
+            .field("response_timeout", &self.response_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("check_heartbeat", &self.check_heartbeat)
+            .field("max_wait_time", &self.max_wait_time)
+            .field("broadcast", &self.broadcast)
+            .field("single_mode", &self.single_mode)
+            .field("codec", &self.codec)
+            .field("max_frame_len", &self.max_frame_len)
+            .field("subscription_buffer", &self.subscription_buffer)
+            .field("lag_policy", &self.lag_policy)
+            .field("subscribe_timeout", &self.subscribe_timeout)
+            // Never print the secret itself.
+            .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .finish()
     }
 }

@@ -74,6 +74,9 @@ async fn main() {
     if let Some(ms) = flag(&args, "--response-timeout").and_then(|v| v.parse().ok()) {
         builder = builder.response_timeout(Duration::from_millis(ms));
     }
+    if let Some(secret) = flag(&args, "--secret") {
+        builder = builder.secret(secret);
+    }
     let fail_ready = flag(&args, "--fail-ready");
     let built = builder.build(move || {
         let fail = fail_ready.clone();

@@ -29,8 +29,19 @@ impl Worker {
 
     /// Starts `program args` and returns it with its first `ready` or `ready_error` event.
     pub async fn start(name: &str, program: &str, args: &[String]) -> (Worker, Value) {
+        Self::start_with_env(name, program, args, &[]).await
+    }
+
+    /// [`Worker::start`] with extra environment variables.
+    pub async fn start_with_env(
+        name: &str,
+        program: &str,
+        args: &[String],
+        envs: &[(&str, &str)],
+    ) -> (Worker, Value) {
         let mut child = Command::new(program)
             .args(args)
+            .envs(envs.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

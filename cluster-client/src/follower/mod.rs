@@ -141,7 +141,7 @@ impl FollowerConn {
         loop {
             let message = Message::RegisterChannel {
                 channel_name: self.channel.clone(),
-                secret: None,
+                secret: self.options.secret.clone(),
             };
             let deadline = Instant::now() + self.options.response_timeout;
             match self
@@ -178,6 +178,13 @@ impl FollowerConn {
             stack: e.stack.unwrap_or_default(),
             code: e.code,
         };
+        if error.code.as_deref() == Some("ERR_CLUSTER_AUTH") {
+            return Err(Error::Unauthorized {
+                channel: self.channel.clone(),
+                port: self.port,
+                message: error.message,
+            });
+        }
         if error.code.as_deref() == Some("ERR_CLUSTER_NO_CHANNEL") {
             return Err(Error::NoLeaderForChannel {
                 channel: self.channel.clone(),

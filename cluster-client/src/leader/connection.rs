@@ -156,11 +156,13 @@ impl Connection {
         }
         if let Message::RegisterChannel {
             channel_name,
-            secret: _,
+            secret,
         } = &message
         {
             self.last_active = Instant::now();
-            return self.register(header, channel_name, token).await;
+            return self
+                .register(header, channel_name, secret.as_deref(), token)
+                .await;
         }
         let Some(ep) = self.registered.clone() else {
             return Err(format!(
@@ -217,6 +219,7 @@ impl Connection {
         &mut self,
         header: Header,
         channel: &str,
+        secret: Option<&str>,
         token: &tokio_util::sync::CancellationToken,
     ) -> Result<(), String> {
         let reply = Header::response(header.id, header.timeout);
@@ -240,6 +243,26 @@ impl Connection {
             self.send_register_failure(reply, &codec, &error);
             return Ok(());
         };
+        if let Some(expected) = &ep.options().secret {
+            if !secret.is_some_and(|given| secrets_match(given, expected)) {
+                let why = if secret.is_some() { "a wrong" } else { "no" };
+                tracing::warn!(
+                    channel,
+                    "refusing a follower that presented {why} shared secret"
+                );
+                let error = RemoteError::new(
+                    "ClusterClientAuthError",
+                    format!(
+                        "channel \"{channel}\" on port {} requires a shared secret and the follower presented {why} secret",
+                        self.server.port()
+                    ),
+                )
+                .with_code("ERR_CLUSTER_AUTH");
+                let codec = ep.options().codec.clone();
+                self.send_register_failure(reply, &codec, &error);
+                return Ok(());
+            }
+        }
         let ready = tokio::select! {
             _ = token.cancelled() => return Ok(()),
             ready = ep.wait_ready() => ready,
@@ -334,5 +357,28 @@ impl Connection {
             }
             .instrument(span),
         );
+    }
+}
+
+/// Compares secrets in time that depends only on their lengths, so a local attacker timing
+/// register attempts learns nothing about the secret's content.
+fn secrets_match(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(super::secrets_match("s3cret", "s3cret"));
+        assert!(!super::secrets_match("s3cret", "s3creT"));
+        assert!(!super::secrets_match("s3cre", "s3cret"));
+        assert!(!super::secrets_match("", "x"));
+        assert!(super::secrets_match("", ""));
     }
 }
