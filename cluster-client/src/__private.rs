@@ -1,2 +1,446 @@
 //! Support for the code `#[cluster_client]` generates. Not a public API: it changes with the
 //! macro, which is locked to this crate's exact version.
+//!
+//! Generated code names nothing but `::cluster_client::__private::..` (or the `crate = ".."`
+//! override), so it compiles under `#![no_implicit_prelude]` and users need no direct
+//! dependency on serde, futures or serde_json. Each generated method is one call into a helper
+//! here, where the logic is written (and tested) once.
+
+use std::fmt::Display;
+
+use futures::StreamExt;
+use futures::future::Either;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{Codec, CodecError};
+use crate::options::{LagPolicy, Options, RolePolicy};
+use crate::protocol::ArgsWriter;
+use crate::scope::Scope;
+use crate::{DecodeArgs, EncodeArgs};
+
+// The runtime and std items generated code names.
+pub use crate::codec::PayloadCodec;
+pub use crate::error::{Error, RemoteError};
+pub use crate::handle::{Builder, Handle, Route};
+pub use crate::service::{BoxFuture, Call, InvokeError, Service, ValueStream};
+pub use core::clone::Clone;
+pub use core::default::Default;
+pub use core::fmt;
+pub use core::future::Future;
+pub use core::marker::{PhantomData, Send, Sync};
+pub use core::option::Option;
+pub use core::result::Result;
+pub use futures::Stream;
+pub use serde_json::Value;
+pub use std::boxed::Box;
+pub use std::sync::Arc;
+pub use std::vec::Vec;
+
+// ---------------------------------------------------------------------------------------------
+// Static checks. Generated code calls them with a span at the user's type, so a missing impl is
+// reported there.
+
+/// An argument, or a subscription or publication key: it travels to the leader.
+pub fn assert_arg<T: Serialize + DeserializeOwned + Send + 'static>() {}
+
+/// A result or a stream item: it travels back.
+pub fn assert_value<T: Serialize + DeserializeOwned + Send + 'static>() {}
+
+/// The error type of an invoke.
+pub fn assert_invoke_error<E>()
+where
+    E: From<Error> + Serialize + DeserializeOwned + Display + Send + 'static,
+{
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handle side: what `{Trait}Cluster<C>` runs in each role.
+
+/// An invoke through the handle: on the leader, `local` calls the real client directly (typed,
+/// nothing encoded); on a follower, the call goes over the wire and a failure comes back as
+/// the leader's `E` when the leader is a Rust peer.
+pub async fn invoke<S, A, T, E, F, Fut>(
+    handle: Handle<S>,
+    method: &'static str,
+    args: A,
+    local: F,
+) -> Result<T, E>
+where
+    S: Service,
+    A: EncodeArgs,
+    T: DeserializeOwned,
+    E: From<Error> + DeserializeOwned,
+    F: FnOnce(Arc<S::Client>, A) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = handle.deadline();
+    let route = match handle.route(method, deadline).await {
+        Ok(route) => route,
+        Err(e) => return Err(E::from(e)),
+    };
+    match route {
+        Route::Local(client) => local(client, args).await,
+        Route::Remote(remote) => {
+            let codec = handle.codec().clone();
+            let sent = remote
+                .invoke(method, deadline, A::COUNT, |out| {
+                    args.encode_args(&codec, &mut ArgsWriter::new(out))
+                })
+                .await;
+            match sent {
+                Ok(bytes) => codec.decode::<T>(&bytes).map_err(|e| {
+                    E::from(Error::Codec {
+                        channel: handle.channel().to_owned(),
+                        method: method.to_owned(),
+                        source: Arc::new(e),
+                    })
+                }),
+                Err(e) => Err(typed_error(&codec, e)),
+            }
+        }
+    }
+}
+
+/// The error object of a failed invoke, with the key that carries the typed error value
+/// between Rust peers. Node peers read only the first four keys.
+#[derive(Serialize)]
+struct WireErrorWithValue<'a, E> {
+    stack: &'a str,
+    name: &'a str,
+    message: &'a str,
+    code: Option<&'a str>,
+    value: &'a E,
+}
+
+/// The one key of the error object a Rust follower decodes beyond `Error::Remote`.
+#[derive(Deserialize)]
+#[serde(bound = "E: DeserializeOwned")]
+struct WireErrorValue<E> {
+    value: Option<E>,
+}
+
+/// The user's `E` from a failed call: decoded from the leader's error object when it carries
+/// one, else made from the runtime's error.
+fn typed_error<E: From<Error> + DeserializeOwned>(codec: &PayloadCodec, error: Error) -> E {
+    if let Error::Remote { payload, .. } = &error {
+        if !payload.is_empty() {
+            if let Ok(WireErrorValue { value: Some(value) }) =
+                codec.decode::<WireErrorValue<E>>(payload)
+            {
+                return value;
+            }
+        }
+    }
+    E::from(error)
+}
+
+/// A oneway call through the handle. Failures cannot reach the caller (the method returns
+/// nothing), so they are logged.
+pub fn invoke_oneway<S: Service, A: EncodeArgs + Send + 'static>(
+    handle: &Handle<S>,
+    method: &'static str,
+    args: A,
+) {
+    if let Err(e) = handle.invoke_oneway(method, args) {
+        tracing::warn!(error = %e, method, "oneway call not sent");
+    }
+}
+
+/// A publication through the handle (remembered and replayed to every new leader).
+pub fn publish<S: Service, P: Serialize>(handle: &Handle<S>, value: &P) {
+    if let Err(e) = handle.publish(value) {
+        tracing::warn!(error = %e, "publication not sent");
+    }
+}
+
+/// A subscription through the handle. A closed handle gives an empty stream (and a log line):
+/// the trait's signature has no room for an error.
+pub fn subscribe<S, R, T>(
+    handle: &Handle<S>,
+    key: &R,
+) -> impl Stream<Item = T> + Send + 'static + use<S, R, T>
+where
+    S: Service,
+    R: Serialize,
+    T: DeserializeOwned + Send + 'static,
+{
+    match handle.subscribe::<R, T>(key) {
+        Ok(sub) => Either::Left(sub),
+        Err(e) => {
+            tracing::warn!(error = %e, "subscription not made");
+            Either::Right(futures::stream::empty::<T>())
+        }
+    }
+}
+
+/// Ends this process's subscriptions to `key`.
+pub fn unsubscribe<S: Service, R: Serialize>(handle: &Handle<S>, key: &R) {
+    if let Err(e) = handle.unsubscribe(key) {
+        tracing::warn!(error = %e, "unsubscribe failed");
+    }
+}
+
+/// Closes the handle.
+pub fn close<S: Service>(handle: Handle<S>) -> impl Future<Output = ()> + Send + 'static {
+    async move { handle.close().await }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The leader side: what `{Trait}Service<C>` runs for each call.
+
+fn bad_args(call: &Call, e: CodecError) -> InvokeError {
+    InvokeError::Failure(
+        RemoteError::new(
+            "ClusterClientArgumentError",
+            format!("method \"{}\": {e}", call.method),
+        )
+        .with_code("ERR_CLUSTER_BAD_ARGS"),
+    )
+}
+
+fn encode_failure(e: CodecError) -> InvokeError {
+    InvokeError::Failure(
+        RemoteError::new("ClusterClientCodecError", e.to_string()).with_code("ERR_CLUSTER_CODEC"),
+    )
+}
+
+fn encode<T: Serialize + ?Sized>(codec: &PayloadCodec, value: &T) -> Result<Vec<u8>, InvokeError> {
+    let mut out = Vec::new();
+    codec.encode(value, &mut out).map_err(encode_failure)?;
+    Ok(out)
+}
+
+/// The short name of `E` (`RegistryError` for `my_crate::RegistryError<X>`), sent as `name`.
+fn short_type_name<E>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// Encodes the real client's error as the wire error object plus its typed value.
+fn encode_error<E: Serialize + Display>(codec: &PayloadCodec, error: &E) -> InvokeError {
+    let message = error.to_string();
+    let name = short_type_name::<E>();
+    let wire = WireErrorWithValue {
+        stack: "",
+        name,
+        message: &message,
+        code: None,
+        value: error,
+    };
+    match encode(codec, &wire) {
+        Ok(bytes) => InvokeError::Encoded(bytes),
+        // The value does not encode: peers still get its name and message.
+        Err(_) => InvokeError::Failure(RemoteError::new(name, message)),
+    }
+}
+
+/// Runs a two-way invoke on the real client: decode the arguments, call, encode the result
+/// or the error.
+pub fn dispatch_invoke<A, T, E, F, Fut>(
+    call: Call,
+    f: F,
+) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>>
+where
+    A: DecodeArgs,
+    T: Serialize,
+    E: Serialize + Display,
+    F: FnOnce(A) -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    let args = match A::decode_args(&call.codec, call.args()) {
+        Ok(args) => args,
+        Err(e) => return Box::pin(std::future::ready(Err(bad_args(&call, e)))),
+    };
+    let fut = f(args);
+    let codec = call.codec;
+    Box::pin(async move {
+        match fut.await {
+            Ok(value) => encode(&codec, &value),
+            Err(error) => Err(encode_error(&codec, &error)),
+        }
+    })
+}
+
+/// Runs a oneway invoke (or a publication) on the real client.
+pub fn dispatch_oneway<A, F>(call: Call, f: F) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>>
+where
+    A: DecodeArgs,
+    F: FnOnce(A),
+{
+    let result = match A::decode_args(&call.codec, call.args()) {
+        Ok(args) => {
+            f(args);
+            encode(&call.codec, &())
+        }
+        Err(e) => Err(bad_args(&call, e)),
+    };
+    Box::pin(std::future::ready(result))
+}
+
+/// The answer to a method the trait does not delegate.
+pub fn unknown_method(
+    call: &Call,
+    channel: &str,
+) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
+    Box::pin(std::future::ready(Err(call.unknown_method(channel))))
+}
+
+/// Subscribes the real client to the key `reg` (plain JSON from the runtime) and encodes what
+/// it yields.
+pub fn dispatch_subscribe<R, T, St, F>(
+    reg: Value,
+    codec: &PayloadCodec,
+    f: F,
+) -> Result<ValueStream, RemoteError>
+where
+    R: DeserializeOwned,
+    T: Serialize,
+    St: Stream<Item = T> + Send + 'static,
+    F: FnOnce(R) -> St,
+{
+    let key: R = serde_json::from_value(reg).map_err(|e| {
+        RemoteError::new(
+            "ClusterClientArgumentError",
+            format!("the subscription key does not decode: {e}"),
+        )
+        .with_code("ERR_CLUSTER_BAD_ARGS")
+    })?;
+    let codec = codec.clone();
+    Ok(Box::pin(f(key).map(move |value| {
+        let mut out = Vec::new();
+        codec.encode(&value, &mut out).map(|()| out)
+    })))
+}
+
+/// Tells the real client that nobody subscribes to `reg` any more.
+pub fn dispatch_unsubscribe<R, F>(reg: Value, f: F) -> BoxFuture<'static, ()>
+where
+    R: DeserializeOwned,
+    F: FnOnce(R),
+{
+    match serde_json::from_value::<R>(reg) {
+        Ok(key) => f(key),
+        Err(e) => tracing::warn!(error = %e, "unsubscribe: the key does not decode"),
+    }
+    Box::pin(std::future::ready(()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stubs for a trait the macro rejected: well-typed, never run.
+
+/// A future for a stub method.
+pub fn stub_future<T>() -> std::future::Pending<T> {
+    std::future::pending()
+}
+
+/// A stream for a stub method.
+pub fn stub_stream<T>() -> futures::stream::Pending<T> {
+    futures::stream::pending()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The builder `{Trait}Cluster::builder()` returns.
+
+/// A [`Builder`] whose `create`/`build` give the generated handle type `H` instead of the
+/// runtime's [`Handle`]. Generated code names it through a `{Trait}Builder<C>` alias.
+pub struct ClusterBuilder<S: Service, H> {
+    inner: Builder<S>,
+    wrap: fn(Handle<S>) -> H,
+}
+
+impl<S: Service, H> std::fmt::Debug for ClusterBuilder<S, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterBuilder").finish_non_exhaustive()
+    }
+}
+
+macro_rules! forward {
+    ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(self, $($arg: $ty),*) -> Self {
+                Self { inner: self.inner.$name($($arg),*), wrap: self.wrap }
+            }
+        )*
+    };
+}
+
+impl<S: Service, H> ClusterBuilder<S, H> {
+    /// A builder with Node's defaults for `service`'s channel.
+    pub fn new(service: S, wrap: fn(Handle<S>) -> H) -> Self {
+        Self {
+            inner: Builder::new(service),
+            wrap,
+        }
+    }
+
+    forward! {
+        /// Sets the channel name (default: the trait name).
+        name(channel: impl Into<String>);
+        /// Sets the loopback port to compete for (default `NODE_CLUSTER_CLIENT_PORT` or 7777).
+        port(port: u16);
+        /// Sets the follower's response timeout (default 3 s).
+        response_timeout(timeout: std::time::Duration);
+        /// Sets the follower's connect timeout (default 10 s).
+        connect_timeout(timeout: std::time::Duration);
+        /// Sets the heartbeat interval (default 20 s; the leader's idle limit is 3x).
+        heartbeat_interval(interval: std::time::Duration);
+        /// Whether the leader drops idle connections (default true).
+        check_heartbeat(check: bool);
+        /// How long `create` waits for the handle to become ready (default 30 s).
+        max_wait_time(wait: std::time::Duration);
+        /// Broadcast each value to every subscriber (default) or to one at random.
+        broadcast(broadcast: bool);
+        /// Fixes the role: `true` must lead, `false` never leads (default: compete).
+        is_leader(leader: bool);
+        /// Sets the role policy.
+        role(role: RolePolicy);
+        /// No networking: the handles of this process share one real client.
+        single_mode(single: bool);
+        /// Sets the payload codec (default serialize-json; every peer must agree).
+        codec(codec: PayloadCodec);
+        /// Sets the largest frame accepted or sent (default 64 MiB).
+        max_frame_len(len: usize);
+        /// Sets how many values each subscription stream buffers (default 1024).
+        subscription_buffer(len: usize);
+        /// Sets what a full subscription buffer does (default: keep the latest values).
+        lag_policy(policy: LagPolicy);
+        /// Replaces all options at once.
+        options(options: Options);
+        /// Uses a scope other than the process-wide one (tests model processes this way).
+        scope(scope: Scope);
+    }
+
+    /// Applies any other setting of the runtime's [`Builder`].
+    pub fn configure(self, f: impl FnOnce(Builder<S>) -> Builder<S>) -> Self {
+        Self {
+            inner: f(self.inner),
+            wrap: self.wrap,
+        }
+    }
+
+    /// Creates the handle and waits until it leads or follows a ready leader.
+    /// `factory` is called whenever this process becomes the leader (again).
+    pub async fn create<F, Fut, E>(self, factory: F) -> Result<H, Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
+        E: Display,
+    {
+        let wrap = self.wrap;
+        self.inner.create(factory).await.map(wrap)
+    }
+
+    /// Creates the handle without waiting (calls made before it is ready wait within their
+    /// timeout). Must be called inside a tokio runtime.
+    pub fn build<F, Fut, E>(self, factory: F) -> Result<H, Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
+        E: Display,
+    {
+        self.inner.build(factory).map(self.wrap)
+    }
+}
