@@ -3,3 +3,4 @@
 
 pub mod demo;
 pub mod node_demo;
+pub mod macro_demo;
