@@ -652,6 +652,15 @@ impl<S: Service> Clone for State<S> {
     }
 }
 
+/// A publication remembered for replay to later leaders.
+struct Publication {
+    key: String,
+    /// The encoded argument list (one argument).
+    args: Bytes,
+    /// Made while no leader was reachable: still owed to the current leader.
+    pending: bool,
+}
+
 #[derive(Default)]
 struct Locals {
     keys: HashMap<String, LocalKey>,
@@ -679,8 +688,8 @@ pub(crate) struct Core<S: Service> {
     scope: Scope,
     state: watch::Sender<State<S>>,
     locals: Mutex<Locals>,
-    /// The last publication per key, in first-publication order: `(key, encoded args)`.
-    publications: Mutex<Vec<(String, Bytes)>>,
+    /// The last publication per key, in first-publication order.
+    publications: Mutex<Vec<Publication>>,
     handles: AtomicUsize,
     /// Completed elections: times this core started leading or following a leader.
     elections: std::sync::atomic::AtomicU64,
@@ -825,16 +834,20 @@ impl<S: Service> Core<S> {
         });
     }
 
+    /// Sends a oneway call through `state`; returns whether it was handed to a live route.
     fn send_oneway_in(
         self: &Arc<Self>,
         state: &State<S>,
         method: String,
         args: Bytes,
         arg_length: u32,
-    ) {
+    ) -> bool {
         match state {
             State::Leader(leader) => {
-                if let Some(client) = leader.client() {
+                let Some(client) = leader.client() else {
+                    return false;
+                };
+                {
                     let call = Call {
                         method,
                         args,
@@ -849,6 +862,7 @@ impl<S: Service> Core<S> {
                         }
                     });
                 }
+                true
             }
             State::Follower(conn) => {
                 let remote = Remote {
@@ -859,11 +873,15 @@ impl<S: Service> Core<S> {
                     out.extend_from_slice(&args);
                     Ok(())
                 });
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, "oneway call failed");
+                match sent {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "oneway call not sent");
+                        false
+                    }
                 }
             }
-            _ => {}
+            _ => false,
         }
     }
 
@@ -875,13 +893,16 @@ impl<S: Service> Core<S> {
             });
         };
         let mut pubs = lock(&self.publications);
-        match pubs.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = args.clone(),
-            None => pubs.push((key, args.clone())),
-        }
         // Sent under the lock so a concurrent leader change cannot replay it a second time.
         let state = self.state.borrow().clone();
-        self.send_oneway_in(&state, method, args, 1);
+        let pending = !self.send_oneway_in(&state, method, args.clone(), 1);
+        match pubs.iter_mut().find(|p| p.key == key) {
+            Some(entry) => {
+                entry.args = args;
+                entry.pending = pending;
+            }
+            None => pubs.push(Publication { key, args, pending }),
+        }
         Ok(())
     }
 
@@ -1024,10 +1045,11 @@ impl<S: Service> Core<S> {
     }
 
     /// Switches to a new role and replays this process's subscriptions (always) and
-    /// publications (only to a leader that changed).
+    /// publications: all of them to a leader that changed, and to the same leader only those
+    /// made while no leader was reachable.
     fn enter(self: &Arc<Self>, state: State<S>, replay_publications: bool) {
         let mut locals = lock(&self.locals);
-        let pubs = lock(&self.publications);
+        let mut pubs = lock(&self.publications);
         if self.shutdown.is_cancelled() {
             return;
         }
@@ -1037,11 +1059,9 @@ impl<S: Service> Core<S> {
             self.attach(&state, key, entry);
         }
         drop(locals);
-        if replay_publications {
-            if let Some(method) = self.service.publish_method() {
-                for (_, args) in pubs.iter() {
-                    self.send_oneway_in(&state, method.to_owned(), args.clone(), 1);
-                }
+        if let Some(method) = self.service.publish_method() {
+            for p in pubs.iter_mut().filter(|p| replay_publications || p.pending) {
+                p.pending = !self.send_oneway_in(&state, method.to_owned(), p.args.clone(), 1);
             }
         }
     }

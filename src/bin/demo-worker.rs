@@ -7,7 +7,9 @@
 //! `{"id":3,"cmd":"subscribe","topic":"t"}` (then `{"event":"value","topic":..,"value":[..]}`
 //! for each value: the topic's set of published strings), `{"id":4,"cmd":"publish","topic":"t","value":"v"}`,
 //! `{"id":5,"cmd":"stats"}`, `{"id":6,"cmd":"generation"}`, `{"id":7,"cmd":"exit"}`.
-//! With `--load`, a background loop keeps calls in flight and `stats` reports how they settled.
+//! With `--load`, a background loop keeps calls in flight and `stats` reports how they settled
+//! (and the process's open file descriptors and resident memory); `--subs N` subscribes to
+//! topics `t0` .. `t(N-1)` at start.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -41,8 +43,30 @@ fn flag(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// Open file descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::main]
 async fn main() {
+    // Logs go to stderr, filtered by RUST_LOG (off by default).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let port: u16 = flag(&args, "--port")
         .and_then(|p| p.parse().ok())
@@ -79,6 +103,26 @@ async fn main() {
         }
     };
     emit(json!({"event": "ready", "leader": handle.is_leader(), "pid": std::process::id()}));
+
+    // `--subs N`: subscribe to topics t0 .. t(N-1) right away.
+    let subs: usize = flag(&args, "--subs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for i in 0..subs {
+        let topic = format!("t{i}");
+        match handle.subscribe::<_, Vec<String>>(&Topic {
+            topic: topic.clone(),
+        }) {
+            Ok(mut sub) => {
+                tokio::spawn(async move {
+                    while let Some(v) = sub.next().await {
+                        emit(json!({"event": "value", "topic": topic, "value": v}));
+                    }
+                });
+            }
+            Err(e) => emit(json!({"event": "error", "message": e.to_string()})),
+        }
+    }
 
     let load = Arc::new(Load::default());
     if args.iter().any(|a| a == "--load") {
@@ -166,6 +210,8 @@ async fn main() {
                 "hung": load.hung.load(Ordering::Relaxed),
                 "max_ms": load.max_ms.load(Ordering::Relaxed),
                 "elections": handle.elections(),
+                "fds": open_fds(),
+                "rss_kib": rss_kib(),
             }))),
             "exit" => {
                 handle.close().await;

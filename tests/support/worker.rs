@@ -85,7 +85,11 @@ impl Worker {
         match tokio::time::timeout(Duration::from_secs(20), self.lines.recv()).await {
             Ok(Some(v)) => v,
             Ok(None) => panic!("{}: exited while waiting for {what}", self.name),
-            Err(_) => panic!("{}: nothing for 20 s while waiting for {what}", self.name),
+            Err(_) => panic!(
+                "{}: nothing for 20 s while waiting for {what}; last events: {:?}",
+                self.name,
+                &self.backlog[self.backlog.len().saturating_sub(8)..]
+            ),
         }
     }
 
@@ -136,6 +140,19 @@ impl Worker {
                     .is_some_and(|a| a.iter().any(|x| x == value))
         })
         .await;
+    }
+
+    /// Sends a signal by name (`STOP`, `CONT`, ...).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid.to_string())
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "kill -{name} {}",
+            self.pid
+        );
     }
 
     pub fn sigkill(&mut self) {
