@@ -1,0 +1,631 @@
+//! Load tool: real processes (one leader, N followers) sharing one channel.
+//!
+//! ```text
+//! cargo run --release --example bench -- SCENARIO [--followers N] [--depth D]
+//!     [--payload BYTES] [--codec serialize-json|json] [--seconds S] [--vs-node]
+//! ```
+//!
+//! Scenarios: `invoke`, `echo`, `fanout`, `failover`, `memory`. Prints one JSON object per
+//! measurement on stdout (progress goes to stderr). `--vs-node` also runs the scenario with the
+//! Node package (`tests/interop/node/bench/bench_child.js`) and adds `vs_node` ratios to the
+//! Rust object. The binary re-executes itself as the child processes (`--child ROLE`).
+
+mod child;
+mod common;
+mod driver;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use common::{Hist, mono_ns};
+use driver::{Impl, Proc};
+
+#[derive(Debug, Clone)]
+struct Config {
+    scenario: String,
+    followers: usize,
+    depth: usize,
+    payload: usize,
+    codec: String,
+    seconds: f64,
+    vs_node: bool,
+}
+
+const USAGE: &str = "usage: bench SCENARIO [--followers N] [--depth D] [--payload 16|4096] \
+[--codec serialize-json|json] [--seconds S] [--vs-node]\nscenarios: invoke echo fanout failover memory";
+
+fn parse(args: &[String]) -> Result<Config, String> {
+    let mut cfg = Config {
+        scenario: String::new(),
+        followers: 1,
+        depth: 1,
+        payload: 16,
+        codec: "serialize-json".into(),
+        seconds: 3.0,
+        vs_node: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--followers" => cfg.followers = num(&value(a)?, a)?,
+            "--depth" => cfg.depth = num(&value(a)?, a)?,
+            "--payload" => cfg.payload = num(&value(a)?, a)?,
+            "--codec" => cfg.codec = value(a)?,
+            "--seconds" => cfg.seconds = num(&value(a)?, a)?,
+            "--vs-node" => cfg.vs_node = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            s if s.starts_with('-') => return Err(format!("unknown flag {s}\n{USAGE}")),
+            s if cfg.scenario.is_empty() => cfg.scenario = s.to_owned(),
+            s => return Err(format!("unexpected argument {s}\n{USAGE}")),
+        }
+    }
+    if !["invoke", "echo", "fanout", "failover", "memory"].contains(&cfg.scenario.as_str()) {
+        return Err(USAGE.into());
+    }
+    if cluster_client::codec::PayloadCodec::from_name(&cfg.codec).is_none() {
+        return Err(format!("unknown codec {}\n{USAGE}", cfg.codec));
+    }
+    if cfg.payload != 16 && cfg.payload != 4096 {
+        return Err("--payload must be 16 or 4096".into());
+    }
+    if cfg.followers == 0 || cfg.followers > 64 || cfg.depth == 0 || cfg.depth > 4096 {
+        return Err("--followers must be 1..=64 and --depth 1..=4096".into());
+    }
+    if !(cfg.seconds > 0.0 && cfg.seconds <= 600.0) {
+        return Err("--seconds must be in (0, 600]".into());
+    }
+    Ok(cfg)
+}
+
+fn num<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("{name}: not a number: {s}"))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        child::main(&args[..]);
+        return;
+    }
+    let cfg = match parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let code = rt.block_on(async move {
+        match run(&cfg).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("bench: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+async fn run(cfg: &Config) -> Result<(), String> {
+    if cfg.vs_node {
+        driver::ensure_node_modules()?;
+    }
+    let ours = measure(cfg, Impl::Rust).await?;
+    if !cfg.vs_node {
+        common::emit(&ours);
+        return Ok(());
+    }
+    let node = measure(cfg, Impl::Node).await?;
+    common::emit(&node);
+    let mut ours = ours;
+    ours["vs_node"] = compare(&ours, &node);
+    common::emit(&ours);
+    Ok(())
+}
+
+/// Ratios as "times better than Node": ours/node where higher is better, node/ours where
+/// lower is better.
+fn compare(ours: &Value, node: &Value) -> Value {
+    const HIGHER: &[&str] = &["ops_per_s", "deliveries_per_s", "max_rate_values_per_s"];
+    const LOWER: &[&str] = &[
+        "p50_us",
+        "p99_us",
+        "elected_ms_median",
+        "calls_ms_median",
+        "calls_ms_max",
+        "subs_ms_median",
+        "subs_ms_max",
+        "leader_rss_kib",
+        "follower_rss_kib",
+        "leader_ready_ms",
+        "follower_ready_ms",
+    ];
+    let mut out = serde_json::Map::new();
+    for (keys, higher) in [(HIGHER, true), (LOWER, false)] {
+        for k in keys {
+            let (Some(a), Some(b)) = (ours[*k].as_f64(), node[*k].as_f64()) else {
+                continue;
+            };
+            let x = if higher { a / b } else { b / a };
+            if x.is_finite() {
+                out.insert(
+                    (*k).to_owned(),
+                    json!({"rust": a, "node": b, "x": round(x, 2)}),
+                );
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (x * p).round() / p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn base(cfg: &Config, imp: Impl) -> Value {
+    json!({
+        "scenario": cfg.scenario,
+        "impl": imp.name(),
+        "followers": cfg.followers,
+        "depth": cfg.depth,
+        "payload": cfg.payload,
+        "codec": cfg.codec,
+        "seconds": cfg.seconds,
+        "loadavg": loadavg(),
+    })
+}
+
+fn child_args(cfg: &Config, port: u16) -> Vec<String> {
+    vec![
+        "--port".into(),
+        port.to_string(),
+        "--codec".into(),
+        cfg.codec.clone(),
+        "--payload".into(),
+        cfg.payload.to_string(),
+        "--depth".into(),
+        cfg.depth.to_string(),
+    ]
+}
+
+async fn measure(cfg: &Config, imp: Impl) -> Result<Value, String> {
+    eprintln!(
+        "bench: {} ({}) followers={} depth={} payload={} codec={}",
+        cfg.scenario,
+        imp.name(),
+        cfg.followers,
+        cfg.depth,
+        cfg.payload,
+        cfg.codec
+    );
+    let mut out = base(cfg, imp);
+    let fields = match cfg.scenario.as_str() {
+        "invoke" => load(cfg, imp, false).await?,
+        "echo" => load(cfg, imp, true).await?,
+        "fanout" => fanout(cfg, imp).await?,
+        "failover" => failover(cfg, imp).await?,
+        "memory" => memory(cfg, imp).await?,
+        _ => unreachable!(),
+    };
+    for (k, v) in fields.as_object().into_iter().flatten() {
+        out[k] = v.clone();
+    }
+    Ok(out)
+}
+
+fn us(ns: u64) -> f64 {
+    round(ns as f64 / 1000.0, 1)
+}
+
+async fn stop_all(procs: Vec<Proc>) {
+    futures::future::join_all(procs.into_iter().map(Proc::stop)).await;
+}
+
+/// `invoke` (through the runtime) and `echo` (raw frames): every follower keeps `depth` calls
+/// outstanding; the windows of all followers coincide.
+async fn load(cfg: &Config, imp: Impl, raw: bool) -> Result<Value, String> {
+    let port = free_port();
+    let args = child_args(cfg, port);
+    let (lrole, frole) = if raw {
+        ("echo-server", "echo-client")
+    } else {
+        ("leader", "follower")
+    };
+    let (leader, _, _) = Proc::spawn(imp, "leader", lrole, &args).await?;
+    let mut followers = Vec::new();
+    for i in 0..cfg.followers {
+        followers.push(
+            Proc::spawn(imp, &format!("follower{i}"), frole, &args)
+                .await?
+                .0,
+        );
+    }
+    let warmup_ms = (cfg.seconds * 300.0).clamp(200.0, 1000.0) as u64;
+    let ms = (cfg.seconds * 1000.0) as u64;
+    let run = json!({"cmd": "run", "warmup_ms": warmup_ms, "ms": ms});
+    for f in followers.iter_mut() {
+        f.send(&run).await?;
+    }
+    let mut hist = Hist::default();
+    let mut errors = 0;
+    let mut ops = 0.0;
+    let timeout = Duration::from_millis(warmup_ms + ms + 30_000);
+    for f in followers.iter_mut() {
+        let r = f.wait(|e| e["event"] == "result", timeout).await?;
+        let h = Hist::from_json(&r["hist"]);
+        ops += h.count() as f64 / r["secs"].as_f64().unwrap_or(1.0);
+        errors += r["errors"].as_u64().unwrap_or(0);
+        hist.merge(&h);
+    }
+    followers.push(leader);
+    stop_all(followers).await;
+    Ok(json!({
+        "ops_per_s": ops.round(),
+        "p50_us": us(hist.quantile(0.5)),
+        "p99_us": us(hist.quantile(0.99)),
+        "errors": errors,
+        "calls": hist.count(),
+    }))
+}
+
+/// `fanout`: the leader's real client emits; (1) latency until every follower has a value, at
+/// 1,000 values/s; (2) the highest rate at which every follower gets every value with p99
+/// under 50 ms, found by doubling then bisecting.
+async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
+    let port = free_port();
+    let args = child_args(cfg, port);
+    let (mut leader, _, _) = Proc::spawn(imp, "leader", "leader", &args).await?;
+    let mut followers = Vec::new();
+    for i in 0..cfg.followers {
+        let mut f = Proc::spawn(imp, &format!("follower{i}"), "follower", &args)
+            .await?
+            .0;
+        f.send(&json!({"cmd": "subscribe"})).await?;
+        followers.push(f);
+    }
+    // Prime: emit until every follower's subscription delivered something.
+    let mut primed = vec![false; followers.len()];
+    for _ in 0..200 {
+        leader
+            .ask(
+                &json!({"cmd": "emit", "phase": 0, "rate": 200, "ms": 50}),
+                "emitted",
+                Duration::from_secs(10),
+            )
+            .await?;
+        for (i, f) in followers.iter_mut().enumerate() {
+            primed[i] |= f.take(|e| e["event"] == "primed").is_some();
+        }
+        if primed.iter().all(|p| *p) {
+            break;
+        }
+    }
+    if !primed.iter().all(|p| *p) {
+        return Err("fanout: a follower's subscription never delivered".into());
+    }
+
+    // (1) Latency at a low rate.
+    let lat_ms = (cfg.seconds * 1000.0 / 3.0).clamp(200.0, 1000.0) as u64;
+    let sent = leader
+        .ask(
+            &json!({"cmd": "emit", "phase": 1, "rate": 1000, "ms": lat_ms}),
+            "emitted",
+            Duration::from_secs(30),
+        )
+        .await?["count"]
+        .as_u64()
+        .unwrap_or(0);
+    let mut all: HashMap<u64, (usize, u64)> = HashMap::new();
+    let mut lost = 0;
+    for f in followers.iter_mut() {
+        let r = f
+            .ask(
+                &json!({"cmd": "report", "phase": 1, "expect": sent, "wait_ms": 2000}),
+                "report",
+                Duration::from_secs(10),
+            )
+            .await?;
+        lost += sent.saturating_sub(r["count"].as_u64().unwrap_or(0));
+        for pair in r["lat"].as_array().into_iter().flatten() {
+            let (s, l) = (pair[0].as_u64().unwrap_or(0), pair[1].as_u64().unwrap_or(0));
+            let e = all.entry(s).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = e.1.max(l);
+        }
+    }
+    let mut lat = Hist::default();
+    for (n, l) in all.values() {
+        if *n == followers.len() {
+            lat.record(*l);
+        }
+    }
+
+    // (2) Highest sustained rate.
+    let step_ms = (cfg.seconds * 1000.0 / 3.0).clamp(300.0, 1000.0) as u64;
+    let mut phase = 2u64;
+    let mut steps = Vec::new();
+    let mut try_rate = async |rate: f64,
+                              leader: &mut Proc,
+                              followers: &mut Vec<Proc>|
+           -> Result<(bool, f64), String> {
+        let em = leader
+            .ask(
+                &json!({"cmd": "emit", "phase": phase, "rate": rate, "ms": step_ms}),
+                "emitted",
+                Duration::from_secs(60),
+            )
+            .await?;
+        let n = em["count"].as_u64().unwrap_or(0);
+        let achieved = n as f64 / em["secs"].as_f64().unwrap_or(1.0).max(1e-9);
+        let mut step_lost = 0;
+        let mut hist = Hist::default();
+        for f in followers.iter_mut() {
+            let r = f
+                .ask(
+                    &json!({"cmd": "report", "phase": phase, "expect": n, "wait_ms": 1000}),
+                    "report",
+                    Duration::from_secs(10),
+                )
+                .await?;
+            step_lost += n.saturating_sub(r["count"].as_u64().unwrap_or(0));
+            hist.merge(&Hist::from_json(&r["hist"]));
+        }
+        let p99 = hist.quantile(0.99);
+        let ok = step_lost == 0 && achieved >= 0.9 * rate && p99 <= 50_000_000;
+        eprintln!(
+            "bench:   rate {rate:.0}/s: achieved {achieved:.0}/s, lost {step_lost}, p99 {} us -> {}",
+            us(p99),
+            if ok { "ok" } else { "no" }
+        );
+        steps.push(
+            json!({"rate": rate, "achieved": achieved.round(), "lost": step_lost,
+            "p99_us": us(p99), "ok": ok}),
+        );
+        phase += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok((ok, achieved))
+    };
+    let mut good = (0.0, 0.0);
+    let mut bad = None;
+    let mut rate = 20_000.0;
+    while rate <= 4_000_000.0 {
+        let (ok, achieved) = try_rate(rate, &mut leader, &mut followers).await?;
+        if ok {
+            good = (rate, achieved);
+            rate *= 2.0;
+        } else {
+            bad = Some(rate);
+            break;
+        }
+    }
+    if let Some(mut hi) = bad {
+        let mut lo = good.0;
+        for _ in 0..3 {
+            let mid = ((lo + hi) / 2.0).round();
+            let (ok, achieved) = try_rate(mid, &mut leader, &mut followers).await?;
+            if ok {
+                lo = mid;
+                good = (mid, achieved);
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    followers.push(leader);
+    stop_all(followers).await;
+    let deliveries = good.1 * cfg.followers as f64;
+    Ok(json!({
+        "ops_per_s": deliveries.round(),
+        "deliveries_per_s": deliveries.round(),
+        "max_rate_values_per_s": good.1.round(),
+        "p50_us": us(lat.quantile(0.5)),
+        "p99_us": us(lat.quantile(0.99)),
+        "latency_values": lat.count(),
+        "errors": lost,
+        "lost": lost,
+        "steps": steps,
+    }))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn ms(ns: u64) -> f64 {
+    round(ns as f64 / 1e6, 2)
+}
+
+/// `failover`: N followers and a leader all subscribe and call; the leader is SIGKILLed, five
+/// times (a fresh process replaces each victim).
+async fn failover(cfg: &Config, imp: Impl) -> Result<Value, String> {
+    const ROUNDS: usize = 5;
+    const HUNG_MS: u64 = 4000;
+    let port = free_port();
+    let args = child_args(cfg, port);
+    let mut members: Vec<Proc> = Vec::new();
+    let mut spawned = 0;
+    let mut leader_pid = 0;
+    for _ in 0..=cfg.followers {
+        let (p, ready, _) = Proc::spawn(imp, &format!("member{spawned}"), "member", &args).await?;
+        spawned += 1;
+        if ready["leader"] == true {
+            leader_pid = p.pid;
+        }
+        members.push(p);
+    }
+    for m in members.iter_mut() {
+        m.wait(|e| e["event"] == "sub_ok", Duration::from_secs(10))
+            .await?;
+        m.wait(|e| e["event"] == "call_ok", Duration::from_secs(10))
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut rounds = Vec::new();
+    let (mut elected_v, mut calls_v, mut subs_v) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut errors, mut hung, mut subs_lost) = (0u64, 0u64, 0u64);
+    for round_no in 1..=ROUNDS {
+        let i = members
+            .iter()
+            .position(|m| m.pid == leader_pid)
+            .ok_or("failover: no known leader")?;
+        let mut dead = members.remove(i);
+        // Forget events from before this round.
+        for m in members.iter_mut() {
+            while m.take(|e| e["event"] == "leader").is_some() {}
+        }
+        let t0 = mono_ns();
+        dead.sigkill();
+        dead.wait_exit().await;
+        let report = json!({"cmd": "report", "t0": t0, "dead": dead.pid, "hung_ms": HUNG_MS});
+        let deadline = t0 + 10_000_000_000;
+        let mut last: Vec<Value>;
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            last = Vec::new();
+            for m in members.iter_mut() {
+                last.push(m.ask(&report, "report", Duration::from_secs(10)).await?);
+            }
+            let recovered = last
+                .iter()
+                .all(|r| r["call_t"].is_u64() && r["sub_t"].is_u64());
+            let settled = last
+                .iter()
+                .all(|r| r["inflight_oldest_ns"].as_u64().unwrap_or(0) < 50_000_000);
+            let now = mono_ns();
+            if (recovered && settled)
+                || now > deadline
+                || (recovered && now > t0 + (HUNG_MS + 500) * 1_000_000)
+            {
+                break;
+            }
+        }
+        let mut elected = None;
+        for m in members.iter_mut() {
+            if let Some(e) = m.take(|e| e["event"] == "leader") {
+                leader_pid = m.pid;
+                elected = e["t"].as_u64();
+            }
+        }
+        let calls = last
+            .iter()
+            .map(|r| r["call_t"].as_u64())
+            .collect::<Option<Vec<_>>>();
+        let subs_ok = last.iter().filter(|r| r["sub_t"].is_u64()).count();
+        let subs = last.iter().filter_map(|r| r["sub_t"].as_u64()).max();
+        let r_err: u64 = last.iter().map(|r| r["errors"].as_u64().unwrap_or(0)).sum();
+        let r_hung: u64 = last.iter().map(|r| r["hung"].as_u64().unwrap_or(0)).sum();
+        let r_lost = (last.len() - subs_ok) as u64;
+        let calls_ms = calls.map(|c| ms(c.into_iter().max().unwrap_or(t0) - t0));
+        let subs_ms = subs.map(|s| ms(s - t0));
+        let elected_ms = elected.map(|e| ms(e.saturating_sub(t0)));
+        eprintln!(
+            "bench:   round {round_no}: elected {elected_ms:?} ms, calls {calls_ms:?} ms, subs {subs_ms:?} ms, errors {r_err}, hung {r_hung}"
+        );
+        elected_v.extend(elected_ms);
+        calls_v.extend(calls_ms);
+        subs_v.extend(subs_ms);
+        errors += r_err;
+        hung += r_hung;
+        subs_lost += r_lost;
+        rounds.push(
+            json!({"elected_ms": elected_ms, "calls_ms": calls_ms, "subs_ms": subs_ms,
+            "errors": r_err, "hung": r_hung, "subs_lost": r_lost}),
+        );
+        if elected.is_none() {
+            return Err(format!("failover round {round_no}: no new leader"));
+        }
+        // Replace the victim so N followers and a leader remain.
+        let (mut p, _, _) = Proc::spawn(imp, &format!("member{spawned}"), "member", &args).await?;
+        spawned += 1;
+        p.wait(|e| e["event"] == "sub_ok", Duration::from_secs(10))
+            .await?;
+        p.wait(|e| e["event"] == "call_ok", Duration::from_secs(10))
+            .await?;
+        members.push(p);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    stop_all(members).await;
+    let calls_max = calls_v.iter().cloned().fold(f64::NAN, f64::max);
+    let subs_max = subs_v.iter().cloned().fold(f64::NAN, f64::max);
+    let calls_med = median(&mut calls_v);
+    Ok(json!({
+        "ops_per_s": null,
+        "p50_us": round(calls_med * 1000.0, 0),
+        "p99_us": round(calls_max * 1000.0, 0),
+        "errors": errors,
+        "hung": hung,
+        "subscriptions_lost": subs_lost,
+        "elected_ms_median": median(&mut elected_v),
+        "calls_ms_median": calls_med,
+        "calls_ms_max": calls_max,
+        "subs_ms_median": median(&mut subs_v),
+        "subs_ms_max": subs_max,
+        "rounds": rounds,
+    }))
+}
+
+/// `memory`: RSS at idle after ready, and spawn → ready.
+async fn memory(cfg: &Config, imp: Impl) -> Result<Value, String> {
+    let port = free_port();
+    let args = child_args(cfg, port);
+    let (leader, _, leader_ready) = Proc::spawn(imp, "leader", "leader", &args).await?;
+    let mut followers = Vec::new();
+    let mut ready = Vec::new();
+    for i in 0..cfg.followers {
+        let (f, _, took) = Proc::spawn(imp, &format!("follower{i}"), "follower", &args).await?;
+        ready.push(took.as_secs_f64() * 1000.0);
+        followers.push(f);
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let leader_rss = leader.rss_kib();
+    let rss: Vec<u64> = followers.iter().filter_map(Proc::rss_kib).collect();
+    let follower_rss = rss.iter().copied().max();
+    let mut sorted = ready.clone();
+    let follower_ready = median(&mut sorted);
+    followers.push(leader);
+    stop_all(followers).await;
+    Ok(json!({
+        "ops_per_s": null,
+        "p50_us": round(follower_ready * 1000.0, 0),
+        "p99_us": round(ready.iter().cloned().fold(f64::NAN, f64::max) * 1000.0, 0),
+        "errors": 0,
+        "leader_rss_kib": leader_rss,
+        "follower_rss_kib": follower_rss,
+        "follower_rss_all_kib": rss,
+        "leader_ready_ms": round(leader_ready.as_secs_f64() * 1000.0, 2),
+        "follower_ready_ms": round(follower_ready, 2),
+        "follower_ready_all_ms": ready.iter().map(|r| round(*r, 2)).collect::<Vec<_>>(),
+    }))
+}
