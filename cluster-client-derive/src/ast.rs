@@ -60,7 +60,7 @@ pub struct Arg<'a> {
 pub enum Output {
     /// `async fn` or `-> impl Future<Output = X>`: `X` (unit when absent), and whether the
     /// future is declared `Send` (an `async fn` becomes `Send` when the trait is rewritten).
-    Future { output: Type, send: bool },
+    Future { output: Box<Type>, send: bool },
     /// Anything else.
     Value,
 }
@@ -85,7 +85,7 @@ impl Method<'_> {
     /// The `X` of the returned future, if the method returns one.
     pub fn future_output(&self) -> Option<&Type> {
         match &self.output {
-            Output::Future { output, .. } => Some(output),
+            Output::Future { output, .. } => Some(output.as_ref()),
             Output::Value => None,
         }
     }
@@ -195,14 +195,14 @@ fn output_of(func: &TraitItemFn) -> Output {
     };
     if func.sig.asyncness.is_some() {
         return Output::Future {
-            output: ty.cloned().unwrap_or_else(unit),
+            output: Box::new(ty.cloned().unwrap_or_else(unit)),
             send: true,
         };
     }
     if let Some(ty) = ty {
         if let Some((output, send)) = impl_trait_assoc(ty, "Future", "Output") {
             return Output::Future {
-                output: output.clone(),
+                output: Box::new(output.clone()),
                 send,
             };
         }

@@ -51,6 +51,8 @@ impl Kind {
 }
 
 /// How method names become wire names when no `name = ".."` is given.
+// The variants are named after serde's rule names, which all end in "case".
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenameAll {
     CamelCase,

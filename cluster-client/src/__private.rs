@@ -182,8 +182,8 @@ pub fn unsubscribe<S: Service, R: Serialize>(handle: &Handle<S>, key: &R) {
 }
 
 /// Closes the handle.
-pub fn close<S: Service>(handle: Handle<S>) -> impl Future<Output = ()> + Send + 'static {
-    async move { handle.close().await }
+pub async fn close<S: Service>(handle: Handle<S>) {
+    handle.close().await
 }
 
 // ---------------------------------------------------------------------------------------------

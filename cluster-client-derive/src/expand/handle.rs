@@ -2,10 +2,10 @@
 //! call to the local real client (leader) or over the wire (follower), whichever holds now.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::{Ident, TraitItem};
 
-use super::service::private;
+use super::service::{private, respan};
 use crate::ast::{self, Method, Service};
 use crate::attr::Kind;
 
@@ -18,7 +18,8 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
         let sig = rewritten_sig(&trait_def, m);
         let cfgs = &m.cfgs;
         let body = method_body(service, m);
-        quote! {
+        let span = m.ident.span();
+        quote_spanned! {span=>
             #(#cfgs)*
             #sig {
                 #body
@@ -51,7 +52,9 @@ pub fn rewritten_sig(trait_def: &syn::ItemTrait, m: &Method<'_>) -> syn::Signatu
 }
 
 fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
-    let p = private(service);
+    // Spanned at the method (see `service::invoke_arm`).
+    let span = m.ident.span();
+    let p = respan(private(service), span);
     let trait_ident = super::trait_ident(service);
     let method = m.ident;
     let wire = &m.wire_name;
@@ -60,7 +63,7 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
     let tys: Vec<_> = m.args.iter().map(|a| a.ty).collect();
     let first = args.first();
     match m.kind() {
-        Some(Kind::Invoke) => quote! {
+        Some(Kind::Invoke) => quote_spanned! {span=>
             #p::invoke(
                 #p::Clone::clone(&self.handle),
                 #wire,
@@ -70,10 +73,10 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
                 },
             )
         },
-        Some(Kind::InvokeOneway) => quote! {
+        Some(Kind::InvokeOneway) => quote_spanned! {span=>
             #p::invoke_oneway(&self.handle, #wire, (#(#args,)*))
         },
-        Some(Kind::Publish) => quote! {
+        Some(Kind::Publish) => quote_spanned! {span=>
             #p::publish(&self.handle, &#first)
         },
         Some(Kind::Subscribe) => {
@@ -83,14 +86,14 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
                     .unwrap_or_else(|| quote!(_)),
                 syn::ReturnType::Default => quote!(_),
             };
-            quote! {
+            quote_spanned! {span=>
                 #p::subscribe::<_, _, #item>(&self.handle, &#first)
             }
         }
-        Some(Kind::Unsubscribe) => quote! {
+        Some(Kind::Unsubscribe) => quote_spanned! {span=>
             #p::unsubscribe(&self.handle, &#first)
         },
-        Some(Kind::Close) => quote! {
+        Some(Kind::Close) => quote_spanned! {span=>
             #p::close(#p::Clone::clone(&self.handle))
         },
         None => quote!(loop {}),

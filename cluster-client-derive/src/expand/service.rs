@@ -2,7 +2,7 @@
 //! name, calls the real client, and encodes the result (or the error value).
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::Ident;
 
 use crate::ast::{Method, Service};
@@ -25,6 +25,7 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
         let cfgs = &m.cfgs;
         let method = m.ident;
         let key_ty = m.args[0].ty;
+        let call_path = respan(quote!(#p::dispatch_subscribe), m.ident.span());
         quote! {
             #(#cfgs)*
             fn subscribe(
@@ -33,7 +34,7 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
                 reg: #p::Value,
                 codec: &#p::PayloadCodec,
             ) -> #p::Result<#p::ValueStream, #p::RemoteError> {
-                #p::dispatch_subscribe(reg, codec, |key: #key_ty| <C as #trait_ident>::#method(&**#client, key))
+                #call_path(reg, codec, |key: #key_ty| <C as #trait_ident>::#method(&**#client, key))
             }
         }
     });
@@ -41,10 +42,11 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
         let cfgs = &m.cfgs;
         let method = m.ident;
         let key_ty = m.args[0].ty;
+        let call_path = respan(quote!(#p::dispatch_unsubscribe), m.ident.span());
         quote! {
             #(#cfgs)*
             fn unsubscribe(&self, #client: &#p::Arc<C>, reg: #p::Value) -> #p::BoxFuture<'static, ()> {
-                #p::dispatch_unsubscribe(reg, |key: #key_ty| <C as #trait_ident>::#method(&**#client, key))
+                #call_path(reg, |key: #key_ty| <C as #trait_ident>::#method(&**#client, key))
             }
         }
     });
@@ -154,7 +156,10 @@ fn invoke_arm(
     client: &Ident,
     call: &Ident,
 ) -> Option<TokenStream> {
-    let p = private(service);
+    // Spanned at the method: a type error in the call names the user's method, not the
+    // attribute (the precise type is named by the assertions).
+    let span = m.ident.span();
+    let p = respan(private(service), span);
     let trait_ident = super::trait_ident(service);
     let cfgs = &m.cfgs;
     let wire = &m.wire_name;
@@ -162,12 +167,12 @@ fn invoke_arm(
     let args: Vec<_> = m.args.iter().map(|a| &a.ident).collect();
     let tys: Vec<_> = m.args.iter().map(|a| a.ty).collect();
     let body = match m.kind()? {
-        Kind::Invoke => quote! {
+        Kind::Invoke => quote_spanned! {span=>
             #p::dispatch_invoke(#call, move |(#(#args,)*): (#(#tys,)*)| async move {
                 <C as #trait_ident>::#method(&*#client, #(#args),*).await
             })
         },
-        Kind::InvokeOneway | Kind::Publish => quote! {
+        Kind::InvokeOneway | Kind::Publish => quote_spanned! {span=>
             #p::dispatch_oneway(#call, move |(#(#args,)*): (#(#tys,)*)| {
                 <C as #trait_ident>::#method(&*#client, #(#args),*)
             })
@@ -184,4 +189,15 @@ fn invoke_arm(
 pub fn private(service: &Service<'_>) -> TokenStream {
     let krate = service.krate();
     quote!(#krate::__private)
+}
+
+/// `tokens` with every token at `span` (for paths generated next to a user's item).
+pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            tt.set_span(span);
+            tt
+        })
+        .collect()
 }

@@ -21,7 +21,10 @@ pub fn rewrite(service: &Service<'_>, sanitize: bool) -> ItemTrait {
                 ReturnType::Default => quote::quote!(()),
                 ReturnType::Type(_, ty) => quote::quote!(#ty),
             };
-            f.sig.output = syn::parse_quote! {
+            // Spanned at the method, so errors about the future name it.
+            let span = f.sig.ident.span();
+            let krate = super::service::respan(krate.clone(), span);
+            f.sig.output = syn::parse_quote_spanned! {span=>
                 -> impl #krate::__private::Future<Output = #output> + #krate::__private::Send
             };
         }

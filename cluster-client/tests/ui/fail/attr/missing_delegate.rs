@@ -1,0 +1,8 @@
+use cluster_client::cluster_client;
+
+#[cluster_client]
+pub trait Metrics: Send + Sync + 'static {
+    fn report(&self, value: u64);
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use cluster_client::cluster_client;
+
+#[cluster_client]
+pub trait Metrics: Send + Sync + 'static {
+    #[delegate(invoke_oneway)]
+    fn report(&self, name: &str, value: u64);
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use cluster_client::cluster_client;
+
+#[cluster_client]
+pub trait Metrics: Send + Sync + 'static {
+    #[delegate(invoke_oneway)]
+    fn is_leader(&self, value: u64);
+}
+
+fn main() {}
