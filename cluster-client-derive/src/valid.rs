@@ -113,6 +113,7 @@ fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
         return;
     };
     let kind_name = kind.as_str();
+    let article = if kind_name.starts_with(['i', 'u']) { "an" } else { "a" };
     match kind {
         Kind::Invoke => {
             match &method.output {
@@ -144,14 +145,14 @@ fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
             if let Some(a) = &sig.asyncness {
                 cx.error_spanned_by(
                     a,
-                    format!("an `{kind_name}` method is not async: its caller does not wait for an answer"),
+                    format!("{article} `{kind_name}` method is not async: its caller does not wait for an answer"),
                 );
             } else if let ReturnType::Type(_, ty) = &sig.output {
                 if !ast::is_unit(ty) {
                     cx.error_spanned_by(
                         ty,
                         format!(
-                            "an `{kind_name}` method returns nothing: its caller does not wait for an answer"
+                            "{article} `{kind_name}` method returns nothing: its caller does not wait for an answer"
                         ),
                     );
                 }
