@@ -113,7 +113,11 @@ fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
         return;
     };
     let kind_name = kind.as_str();
-    let article = if kind_name.starts_with(['i', 'u']) { "an" } else { "a" };
+    let article = if kind_name.starts_with(['i', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     match kind {
         Kind::Invoke => {
             match &method.output {
