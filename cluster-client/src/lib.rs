@@ -1,4 +1,77 @@
 //! Share one backend connection between the processes of a host.
+//!
+//! The processes compete to bind a loopback port; the winner (the leader) runs the real
+//! client, the others (followers) forward their calls to it, and when the leader dies the
+//! survivors elect a new one and carry on, subscriptions included. The wire protocol is that of
+//! the Node.js package `cluster-client@3.7.0`, so Rust and Node processes can share a channel.
+//!
+//! Describe the client as a trait and put [`cluster_client`] on it:
+//!
+//! ```no_run
+//! use cluster_client::cluster_client;
+//! use futures::{Stream, StreamExt};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[cluster_client(rename_all = "camelCase")]
+//! pub trait Registry: Send + Sync + 'static {
+//!     #[delegate(invoke)]
+//!     async fn get_data(&self, id: String) -> Result<Vec<String>, RegistryError>;
+//!     #[delegate(subscribe)]
+//!     fn watch(&self, service: String) -> impl Stream<Item = Vec<String>> + Send + 'static;
+//!     #[delegate(publish)]
+//!     fn register(&self, address: String);
+//! }
+//!
+//! /// What the calls fail with (the runtime's errors arrive through `From`).
+//! #[derive(Debug, Serialize, Deserialize)]
+//! pub struct RegistryError(String);
+//!
+//! impl std::fmt::Display for RegistryError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str(&self.0)
+//!     }
+//! }
+//!
+//! impl std::error::Error for RegistryError {}
+//!
+//! impl From<cluster_client::Error> for RegistryError {
+//!     fn from(e: cluster_client::Error) -> Self {
+//!         RegistryError(e.to_string())
+//!     }
+//! }
+//!
+//! /// The real client (here a stand-in that answers from memory).
+//! struct RealRegistry;
+//!
+//! impl Registry for RealRegistry {
+//!     async fn get_data(&self, id: String) -> Result<Vec<String>, RegistryError> {
+//!         Ok(vec![format!("{id}.example:80")])
+//!     }
+//!     fn watch(&self, service: String) -> impl Stream<Item = Vec<String>> + Send + 'static {
+//!         futures::stream::iter([vec![format!("{service}.example:80")]])
+//!     }
+//!     fn register(&self, _address: String) {}
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // In every worker process: the factory runs only where (and whenever) this process leads.
+//! let registry = RegistryCluster::builder()
+//!     .port(7777)
+//!     .create(|| async { Ok::<_, String>(RealRegistry) })
+//!     .await?;
+//! let addresses = registry.get_data("svc".into()).await?;
+//! let mut changes = registry.watch("svc".into());
+//! while let Some(addresses) = changes.next().await {
+//!     println!("svc is now at {addresses:?}");
+//! }
+//! registry.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Without the macro, implement [`Service`] by hand and use [`Builder`] and [`Handle`]
+//! directly: channel name, method name and encoded arguments in, encoded results and streams of
+//! values out.
 #![deny(missing_docs)]
 
 #[doc(hidden)]
