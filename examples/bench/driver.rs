@@ -192,10 +192,15 @@ impl Proc {
 
     /// `VmRSS` in KiB.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))?
+        self.proc_kib("status", "VmRSS:")
+    }
+
+    /// A `Name:   N kB` field of `/proc/<pid>/<file>`, in KiB (`RssAnon:` in `status`,
+    /// `Pss:` in `smaps_rollup`).
+    pub fn proc_kib(&self, file: &str, field: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/{file}", self.pid)).ok()?;
+        text.lines()
+            .find(|l| l.starts_with(field))?
             .split_whitespace()
             .nth(1)?
             .parse()

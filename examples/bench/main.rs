@@ -612,6 +612,15 @@ async fn memory(cfg: &Config, imp: Impl) -> Result<Value, String> {
     let leader_rss = leader.rss_kib();
     let rss: Vec<u64> = followers.iter().filter_map(Proc::rss_kib).collect();
     let follower_rss = rss.iter().copied().max();
+    let anon = followers
+        .iter()
+        .filter_map(|f| f.proc_kib("status", "RssAnon:"))
+        .max();
+    let pss = followers
+        .iter()
+        .filter_map(|f| f.proc_kib("smaps_rollup", "Pss:"))
+        .max();
+    let leader_anon = leader.proc_kib("status", "RssAnon:");
     let mut sorted = ready.clone();
     let follower_ready = median(&mut sorted);
     followers.push(leader);
@@ -624,6 +633,9 @@ async fn memory(cfg: &Config, imp: Impl) -> Result<Value, String> {
         "leader_rss_kib": leader_rss,
         "follower_rss_kib": follower_rss,
         "follower_rss_all_kib": rss,
+        "leader_rss_anon_kib": leader_anon,
+        "follower_rss_anon_kib": anon,
+        "follower_pss_kib": pss,
         "leader_ready_ms": round(leader_ready.as_secs_f64() * 1000.0, 2),
         "follower_ready_ms": round(follower_ready, 2),
         "follower_ready_all_ms": ready.iter().map(|r| round(*r, 2)).collect::<Vec<_>>(),

@@ -79,7 +79,7 @@ const jsonTranscode = {
 };
 const transcode = jsonCodec ? jsonTranscode : serializeJson;
 
-const quiet = { debug() {}, info() {}, warn: m => process.stderr.write(`[warn] ${m}\n`), error: e => process.stderr.write(`[error] ${e && e.message || e}\n`) };
+const quiet = { debug() {}, info() {}, warn() {}, error: e => process.stderr.write(`[error] ${e && e.message || e}\n`) };
 
 // ------------------------------------------------------------ real client
 
