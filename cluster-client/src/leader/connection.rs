@@ -318,45 +318,63 @@ impl Connection {
         }
     }
 
+    /// Runs an invoke. Most real-client methods answer without waiting, so the call is polled
+    /// once right here and answered at once; only a call that has to wait gets a task of its own.
     fn invoke(&self, ep: Arc<dyn Endpoint>, header: Header, call: Call) {
-        let outbox = self.outbox.clone();
         let oneway = call.oneway;
         let codec = call.codec.clone();
-        let span =
-            tracing::debug_span!("invoke", method = %call.method, request_id = header.id, oneway);
-        let fut = ep.invoke(call);
+        let method = call.method.clone();
+        let mut fut = ep.invoke(call);
+        let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+        if let std::task::Poll::Ready(result) = fut.as_mut().poll(&mut cx) {
+            answer(&self.outbox, header, oneway, &codec, result);
+            return;
+        }
+        let outbox = self.outbox.clone();
+        let span = tracing::debug_span!("invoke", %method, request_id = header.id, oneway);
         tokio::spawn(
             async move {
                 let result = fut.await;
-                if oneway {
-                    if let Err(InvokeError::Failure(e)) = &result {
-                        tracing::warn!(error = %e, "oneway call failed");
-                    }
-                    return;
-                }
-                let reply = Header::response(header.id, header.timeout);
-                let pushed = match result {
-                    Ok(bytes) => outbox
-                        .push_bytes(reply, &Message::InvokeResult { success: true }, &bytes)
-                        .map_err(|e| e.to_string()),
-                    Err(InvokeError::Encoded(bytes)) => outbox
-                        .push_bytes(reply, &Message::InvokeResult { success: false }, &bytes)
-                        .map_err(|e| e.to_string()),
-                    Err(InvokeError::Failure(error)) => {
-                        tracing::debug!(error = %error, "answering a failed call");
-                        outbox
-                            .push(reply, &Message::InvokeResult { success: false }, |out| {
-                                encode_remote_error(&codec, &error, out)
-                            })
-                            .map_err(|e| e.to_string())
-                    }
-                };
-                if let Err(e) = pushed {
-                    tracing::debug!(error = %e, "could not answer: the follower is gone");
-                }
+                answer(&outbox, header, oneway, &codec, result);
             }
             .instrument(span),
         );
+    }
+}
+
+/// Sends the outcome of an invoke back to the follower (nothing for a oneway call).
+fn answer(
+    outbox: &Outbox,
+    header: Header,
+    oneway: bool,
+    codec: &crate::codec::PayloadCodec,
+    result: Result<Vec<u8>, InvokeError>,
+) {
+    if oneway {
+        if let Err(InvokeError::Failure(e)) = &result {
+            tracing::warn!(error = %e, "oneway call failed");
+        }
+        return;
+    }
+    let reply = Header::response(header.id, header.timeout);
+    let pushed = match result {
+        Ok(bytes) => outbox
+            .push_bytes(reply, &Message::InvokeResult { success: true }, &bytes)
+            .map_err(|e| e.to_string()),
+        Err(InvokeError::Encoded(bytes)) => outbox
+            .push_bytes(reply, &Message::InvokeResult { success: false }, &bytes)
+            .map_err(|e| e.to_string()),
+        Err(InvokeError::Failure(error)) => {
+            tracing::debug!(error = %error, "answering a failed call");
+            outbox
+                .push(reply, &Message::InvokeResult { success: false }, |out| {
+                    encode_remote_error(codec, &error, out)
+                })
+                .map_err(|e| e.to_string())
+        }
+    };
+    if let Err(e) = pushed {
+        tracing::debug!(error = %e, "could not answer: the follower is gone");
     }
 }
 

@@ -1,5 +1,7 @@
 //! Typed packets: the conn object parsed into a [`Message`], plus header and payload.
 
+use std::borrow::Cow;
+
 use bytes::{BufMut, Bytes};
 use serde_json::{Map, Value};
 
@@ -100,6 +102,17 @@ impl Message {
 
     /// Parses a conn object.
     pub fn from_conn(conn: &Bytes) -> Result<Self, ProtocolError> {
+        // Every packet crosses here: try the typed, borrowing parse first, and take the slow
+        // path (which also words the errors) only when that fails.
+        if let Ok(raw) = serde_json::from_slice::<RawConn<'_>>(conn) {
+            if let Some(message) = raw.into_message(conn) {
+                return Ok(message);
+            }
+        }
+        Self::from_conn_slow(conn)
+    }
+
+    fn from_conn_slow(conn: &Bytes) -> Result<Self, ProtocolError> {
         let value: Value =
             serde_json::from_slice(conn).map_err(|e| ProtocolError::InvalidConn(e.to_string()))?;
         let Value::Object(mut obj) = value else {
@@ -287,6 +300,70 @@ impl Packet {
         header.put(conn_len as u32, app_len as u32, &mut header_bytes);
         debug_assert!(header_bytes.remaining_mut() == 0);
         Ok(())
+    }
+}
+
+/// The conn object's fields, borrowed where the JSON allows. Fields a packet type does not use
+/// are ignored, as Node ignores them.
+#[derive(serde::Deserialize)]
+struct RawConn<'a> {
+    #[serde(rename = "type", borrow)]
+    type_name: Cow<'a, str>,
+    #[serde(rename = "channelName", borrow, default)]
+    channel_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    secret: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    key: Option<Cow<'a, str>>,
+    #[serde(default)]
+    reg: Option<Value>,
+    #[serde(borrow, default)]
+    method: Option<Cow<'a, str>>,
+    #[serde(rename = "argLength", default)]
+    arg_length: Option<u32>,
+    #[serde(default)]
+    oneway: Option<bool>,
+    #[serde(default)]
+    success: Option<bool>,
+}
+
+impl RawConn<'_> {
+    /// The message, or `None` when a field the type needs is missing (the slow path then
+    /// explains what is wrong).
+    fn into_message(self, conn: &Bytes) -> Option<Message> {
+        Some(match &*self.type_name {
+            "invoke" => Message::Invoke {
+                method: self.method?.into_owned(),
+                arg_length: self.arg_length.unwrap_or(0),
+                oneway: self.oneway.unwrap_or(false),
+            },
+            "invoke_result" => Message::InvokeResult {
+                success: self.success?,
+            },
+            "subscribe_result" => Message::SubscribeResult {
+                key: self.key?.into_owned(),
+            },
+            "subscribe_result_res" => Message::SubscribeResultRes,
+            "heartbeat" => Message::Heartbeat,
+            "heartbeat_res" => Message::HeartbeatRes,
+            "register_channel" => Message::RegisterChannel {
+                channel_name: self.channel_name?.into_owned(),
+                secret: self.secret.map(Cow::into_owned),
+            },
+            "register_channel_res" => Message::RegisterChannelRes,
+            "subscribe" => Message::Subscribe {
+                key: self.key?.into_owned(),
+                reg: self.reg?,
+            },
+            "unSubscribe" => Message::Unsubscribe {
+                key: self.key?.into_owned(),
+                reg: self.reg?,
+            },
+            _ => Message::Unknown {
+                type_name: self.type_name.into_owned(),
+                conn: conn.clone(),
+            },
+        })
     }
 }
 
