@@ -2,5 +2,5 @@
 //! (not published).
 
 pub mod demo;
-pub mod node_demo;
 pub mod macro_demo;
+pub mod node_demo;
