@@ -163,15 +163,7 @@ impl Demo {
         let backend = self.backend.clone();
         backend.open_subscriptions.fetch_add(1, Ordering::SeqCst);
         let guard = OpenGuard(backend);
-        let later = futures::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(v) => return Some((v, rx)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
+        let later = crate::streams::from_broadcast(rx);
         futures::stream::iter(current).chain(later).map(move |v| {
             let _ = &guard;
             v

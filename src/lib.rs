@@ -4,3 +4,5 @@
 pub mod demo;
 pub mod macro_demo;
 pub mod node_demo;
+pub mod streams;
+pub mod worker_io;

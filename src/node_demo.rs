@@ -126,15 +126,7 @@ impl Service for NodeDemoService {
         let reg: Reg = serde_json::from_value(reg)
             .map_err(|e| RemoteError::new("ArgumentError", e.to_string()))?;
         let (current, rx) = client.watch(&reg.topic);
-        let later = futures::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(v) => return Some((v, rx)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
+        let later = crate::streams::from_broadcast(rx);
         let codec = codec.clone();
         Ok(Box::pin(futures::stream::iter(current).chain(later).map(
             move |v| {

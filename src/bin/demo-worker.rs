@@ -11,7 +11,7 @@
 //! (and the process's open file descriptors and resident memory); `--subs N` subscribes to
 //! topics `t0` .. `t(N-1)` at start.
 
-use std::io::Write;
+use cluster_client_suite::worker_io::{emit, flag, init_logs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,24 +23,12 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-fn emit(v: Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{v}");
-    let _ = out.flush();
-}
-
 #[derive(Default)]
 struct Load {
     ok: AtomicU64,
     errors: AtomicU64,
     hung: AtomicU64,
     max_ms: AtomicU64,
-}
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
 }
 
 /// Open file descriptors of this process.
@@ -62,11 +50,7 @@ fn rss_kib() -> u64 {
 
 #[tokio::main]
 async fn main() {
-    // Logs go to stderr, filtered by RUST_LOG (off by default).
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let args: Vec<String> = std::env::args().collect();
     let port: u16 = flag(&args, "--port")
         .and_then(|p| p.parse().ok())

@@ -5,7 +5,7 @@
 //! --fail-ready MSG --heartbeat MS --response-timeout MS`. Commands: `invoke`, `oneway`,
 //! `subscribe`, `unsubscribe`, `publish`, `is_leader`, `close`, `exit` (see the Node README).
 
-use std::io::Write;
+use cluster_client_suite::worker_io::{emit, flag, init_logs};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,12 +17,6 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-fn emit(v: Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{v}");
-    let _ = out.flush();
-}
-
 fn error_json(e: &Error) -> Value {
     match e {
         Error::Remote { error, .. } | Error::LeaderNotReady { error, .. } => {
@@ -32,12 +26,6 @@ fn error_json(e: &Error) -> Value {
             json!({"name": "ClusterClientError", "message": other.to_string(), "code": other.code()})
         }
     }
-}
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn encode_args(codec: &PayloadCodec, args: &[Value]) -> Result<Bytes, String> {
@@ -52,6 +40,7 @@ fn encode_args(codec: &PayloadCodec, args: &[Value]) -> Result<Bytes, String> {
 
 #[tokio::main]
 async fn main() {
+    init_logs();
     let args: Vec<String> = std::env::args().collect();
     let port: u16 = flag(&args, "--port")
         .and_then(|p| p.parse().ok())

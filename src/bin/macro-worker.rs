@@ -9,7 +9,7 @@
 //! "topic":"t","value":"v"}`, `{"id":5,"cmd":"note","text":"x"}`, `{"id":6,"cmd":"notes"}`,
 //! `{"id":7,"cmd":"exit"}`.
 
-use std::io::Write;
+use cluster_client_suite::worker_io::{emit, flag, init_logs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,20 +19,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-fn emit(v: Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{v}");
-    let _ = out.flush();
-}
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 #[tokio::main]
 async fn main() {
+    init_logs();
     let args: Vec<String> = std::env::args().collect();
     let Some(port) = flag(&args, "--port").and_then(|p| p.parse::<u16>().ok()) else {
         emit(json!({"event": "ready_error", "message": "usage: macro-worker --port N"}));
