@@ -119,18 +119,17 @@ impl From<cluster_client::Error> for DemoError {
     }
 }
 
+/// A topic's last value and the feed of new ones.
+type TopicState = (Option<JsValue>, broadcast::Sender<JsValue>);
+
 /// A Rust real client that behaves like the Node `DemoClient`: topics in memory.
 #[derive(Default)]
 struct RustDemo {
-    topics: Mutex<HashMap<String, (Option<JsValue>, broadcast::Sender<JsValue>)>>,
+    topics: Mutex<HashMap<String, TopicState>>,
 }
 
 impl RustDemo {
-    fn topic<R>(
-        &self,
-        name: String,
-        f: impl FnOnce(&mut (Option<JsValue>, broadcast::Sender<JsValue>)) -> R,
-    ) -> R {
+    fn topic<R>(&self, name: String, f: impl FnOnce(&mut TopicState) -> R) -> R {
         let mut topics = self.topics.lock().unwrap();
         f(topics
             .entry(name)

@@ -71,10 +71,13 @@ pub struct Post {
     pub value: String,
 }
 
-/// The real client: topics in memory, each with its last value and a feed of new ones.
+/// A topic's last value and the feed of new ones.
+type TopicState = (Option<String>, broadcast::Sender<String>);
+
+/// The real client: topics in memory.
 #[derive(Default)]
 struct MemoryBoard {
-    topics: Mutex<HashMap<String, (Option<String>, broadcast::Sender<String>)>>,
+    topics: Mutex<HashMap<String, TopicState>>,
 }
 
 impl Board for MemoryBoard {
