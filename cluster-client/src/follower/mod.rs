@@ -310,12 +310,6 @@ impl FollowerConn {
         self.closed_by_user.store(true, Ordering::Release);
         self.outbox.closed().cancel();
     }
-
-    /// Calls waiting for a response.
-    #[allow(dead_code)]
-    pub(crate) fn in_flight(&self) -> usize {
-        self.pending.len()
-    }
 }
 
 impl Drop for FollowerConn {

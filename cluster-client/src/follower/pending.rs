@@ -67,6 +67,7 @@ impl PendingCalls {
             .map_or(0, |c| c.len())
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.calls
             .lock()
@@ -85,5 +86,38 @@ pub(crate) struct PendingGuard<'a> {
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
         self.pending.remove(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_table_is_cleaned_on_every_path() {
+        let pending = PendingCalls::new();
+        // Answered.
+        let rx = pending.insert(1).unwrap();
+        pending.complete(1, (Message::HeartbeatRes, Bytes::new()));
+        assert!(rx.await.is_ok());
+        assert_eq!(pending.len(), 0);
+        // Timed out or cancelled: the guard removes the entry.
+        let rx = pending.insert(2).unwrap();
+        drop(PendingGuard {
+            pending: &pending,
+            id: 2,
+        });
+        drop(rx);
+        assert_eq!(pending.len(), 0);
+        // An answer nobody waits for is dropped.
+        pending.complete(3, (Message::HeartbeatRes, Bytes::new()));
+        assert_eq!(pending.len(), 0);
+        // The connection failed: every waiter learns it, and no new call is accepted.
+        let a = pending.insert(4).unwrap();
+        let b = pending.insert(5).unwrap();
+        assert_eq!(pending.fail_all(), 2);
+        assert!(a.await.is_err() && b.await.is_err());
+        assert!(pending.insert(6).is_none());
+        assert_eq!(pending.len(), 0);
     }
 }
