@@ -326,6 +326,7 @@ async fn read_loop(
     last_rx: Arc<AtomicU64>,
     started: Instant,
 ) {
+    let mut handled: u64 = 0;
     let reason = loop {
         let frame = tokio::select! {
             _ = outbox.closed().cancelled() => break "closed".to_owned(),
@@ -346,7 +347,15 @@ async fn read_loop(
             app,
         } = packet;
         match (header.kind, message) {
-            (FrameKind::Response, message) => pending.complete(header.id, (message, app)),
+            (FrameKind::Response, message) => {
+                pending.complete(header.id, (message, app));
+                handled += 1;
+                if handled % crate::leader::PIPELINE_CHUNK == 0 {
+                    // Let the callers just answered send their next requests before reading
+                    // on, so leader and follower work at the same time instead of in turns.
+                    tokio::task::yield_now().await;
+                }
+            }
             (FrameKind::Request, Message::SubscribeResult { key }) => {
                 // Ack first (the leader times pushes out), then deliver. A push without a
                 // payload carries nothing to deliver; Node drops it too.

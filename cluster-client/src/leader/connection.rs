@@ -43,6 +43,9 @@ struct RegisterError<'a> {
     code: Option<&'a str>,
 }
 
+/// Packets handled before the reading task yields to the writer (see [`Connection::run`]).
+pub(crate) const PIPELINE_CHUNK: u64 = 16;
+
 pub(crate) async fn serve_connection(server: Arc<PortServer>, stream: TcpStream, peer: SocketAddr) {
     let span = tracing::debug_span!("leader_connection", port = server.port(), peer = %peer);
     async move {
@@ -98,6 +101,7 @@ impl Connection {
         mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>,
         token: &tokio_util::sync::CancellationToken,
     ) -> Result<(), String> {
+        let mut handled: u64 = 0;
         let mut idle_check = tokio::time::interval(Duration::from_secs(3600));
         idle_check.reset();
         loop {
@@ -125,6 +129,12 @@ impl Connection {
             let packet = Packet::from_frame(frame).map_err(|e| e.to_string())?;
             let was_registered = self.registered.is_some();
             self.handle(packet, token).await?;
+            handled += 1;
+            if handled % PIPELINE_CHUNK == 0 {
+                // Let the writer send what is answered so far, so the follower starts on it
+                // while the rest of a large batch is still being read and run here.
+                tokio::task::yield_now().await;
+            }
             if !was_registered && self.registered.is_some() {
                 if let Some(every) = self.idle_limit().map(|l| l / 3) {
                     idle_check = tokio::time::interval_at(Instant::now() + every, every);

@@ -17,6 +17,7 @@ use crate::error::RemoteError;
 use crate::options::Options;
 use crate::service::{BoxFuture, Call, InvokeError, Service};
 
+pub(crate) use connection::PIPELINE_CHUNK;
 pub(crate) use server::PortServer;
 use subscriptions::{Abandoned, SubscriptionRegistry};
 pub(crate) use subscriptions::{Sink, SubscriberId, next_subscriber_id};

@@ -102,14 +102,58 @@ impl Message {
 
     /// Parses a conn object.
     pub fn from_conn(conn: &Bytes) -> Result<Self, ProtocolError> {
-        // Every packet crosses here: try the typed, borrowing parse first, and take the slow
-        // path (which also words the errors) only when that fails.
+        // Every packet crosses here. Node and this crate write the hot packet types with fixed
+        // bytes, so match those first; then try a typed, borrowing parse; the slow path (which
+        // also words the errors) runs only when both fail.
+        if let Some(message) = Self::from_exact_conn(conn) {
+            return Ok(message);
+        }
         if let Ok(raw) = serde_json::from_slice::<RawConn<'_>>(conn) {
             if let Some(message) = raw.into_message(conn) {
                 return Ok(message);
             }
         }
         Self::from_conn_slow(conn)
+    }
+
+    /// Recognises the conn objects of the frequent packets exactly as `JSON.stringify` (and
+    /// [`Message::write_conn`]) writes them; anything else returns `None`.
+    fn from_exact_conn(conn: &[u8]) -> Option<Self> {
+        match conn {
+            br#"{"type":"invoke_result","success":true}"# => {
+                return Some(Message::InvokeResult { success: true });
+            }
+            br#"{"type":"invoke_result","success":false}"# => {
+                return Some(Message::InvokeResult { success: false });
+            }
+            br#"{"type":"heartbeat"}"# => return Some(Message::Heartbeat),
+            br#"{"type":"heartbeat_res"}"# => return Some(Message::HeartbeatRes),
+            br#"{"type":"subscribe_result_res"}"# => return Some(Message::SubscribeResultRes),
+            _ => {}
+        }
+        // {"type":"invoke","method":"<plain>","argLength":<digits>,"oneway":<bool>}
+        let rest = conn.strip_prefix(br#"{"type":"invoke","method":""#)?;
+        let end = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let (method, rest) = rest.split_at(end);
+        let rest = rest.strip_prefix(br#"","argLength":"#)?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 || (digits > 1 && rest[0] == b'0') {
+            return None;
+        }
+        let arg_length = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        let oneway = match &rest[digits..] {
+            br#","oneway":false}"# => false,
+            br#","oneway":true}"# => true,
+            _ => return None,
+        };
+        let method = std::str::from_utf8(method).ok()?.to_owned();
+        Some(Message::Invoke {
+            method,
+            arg_length,
+            oneway,
+        })
     }
 
     fn from_conn_slow(conn: &Bytes) -> Result<Self, ProtocolError> {
