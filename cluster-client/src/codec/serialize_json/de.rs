@@ -12,6 +12,7 @@ use serde::de::value::MapDeserializer;
 use super::error::{Error, ErrorKind};
 use super::escape::{has_escapes, unescape_into};
 use super::number::{self, Integer};
+use super::special::{EMPTY_STRING, FALSE, NULL, TRUE, UNDEFINED};
 use crate::codec::js_value::{JS_DATE_KEY, JS_UNDEFINED_KEY, JS_VALUE_TOKEN};
 
 /// One structure token.
@@ -28,12 +29,6 @@ enum Token {
     /// The structure is exhausted.
     End,
 }
-
-const TRUE: u8 = 1;
-const FALSE: u8 = 2;
-const NULL: u8 = 3;
-const EMPTY_STRING: u8 = 4;
-const UNDEFINED: u8 = 5;
 
 /// Which dictionary a leaf lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

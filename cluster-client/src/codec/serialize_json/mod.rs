@@ -175,3 +175,13 @@ pub fn from_slice_with_max_depth<T: DeserializeOwned>(
 pub fn from_slice_borrowed<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Error> {
     de::decode(bytes, DEFAULT_MAX_DEPTH)
 }
+
+/// The special leaf tokens of the structure: `-1` true, `-2` false, `-3` null, `-4` the empty
+/// string, `-5` undefined (stored without the sign).
+mod special {
+    pub(super) const TRUE: u8 = 1;
+    pub(super) const FALSE: u8 = 2;
+    pub(super) const NULL: u8 = 3;
+    pub(super) const EMPTY_STRING: u8 = 4;
+    pub(super) const UNDEFINED: u8 = 5;
+}

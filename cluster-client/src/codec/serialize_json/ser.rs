@@ -7,6 +7,7 @@ use serde::ser::{self, Impossible, Serialize};
 use super::error::{Error, ErrorKind};
 use super::escape::push_escaped;
 use super::number::{self, DoubleForm};
+use super::special::{EMPTY_STRING, FALSE, NULL, TRUE, UNDEFINED};
 use super::types::{DATE_TOKEN, ERROR_TOKEN};
 
 /// One element of the structure, before leaf indices are known.
@@ -22,12 +23,6 @@ enum Tok {
     Open(u8),
     Close,
 }
-
-const TRUE: u8 = 1;
-const FALSE: u8 = 2;
-const NULL: u8 = 3;
-const EMPTY_STRING: u8 = 4;
-const UNDEFINED: u8 = 5;
 
 /// What the next value means, announced through a private newtype-struct name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
