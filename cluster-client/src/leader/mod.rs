@@ -114,9 +114,13 @@ impl<S: Service> ChannelLeader<S> {
 
     fn abandon(&self, gone: Abandoned) {
         gone.stop();
-        if let Some(client) = self.client() {
-            tokio::spawn(self.service.unsubscribe(&client, gone.reg));
-        }
+        // Reached from `Drop` of a subscription stream, possibly after the runtime is gone:
+        // then there is nothing left to tell.
+        let (Some(client), Ok(runtime)) = (self.client(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(self.service.unsubscribe(&client, gone.reg));
     }
 
     /// Adds a subscriber and returns the cached value it should get first, without delivering
