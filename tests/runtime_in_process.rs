@@ -614,3 +614,15 @@ async fn a_leader_with_a_secret_serves_only_followers_that_present_it() {
         );
     }
 }
+
+#[test]
+fn building_outside_a_runtime_is_an_error_not_a_panic() {
+    let backend = Arc::new(Backend::default());
+    let err = demo(free_port(), &Scope::new())
+        .build(factory(&backend))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Usage { message, .. } if message.contains("tokio runtime")),
+        "{err:?}"
+    );
+}

@@ -215,6 +215,10 @@ impl<S: Service> Builder<S> {
         let channel = self
             .channel
             .unwrap_or_else(|| self.service.channel_name().to_owned());
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Usage {
+            channel: channel.clone(),
+            message: "a handle must be built inside a tokio runtime".into(),
+        })?;
         let scope = self.scope.unwrap_or_else(Scope::global);
         let options = self.options;
         let port_key = (!options.single_mode).then_some(options.port);
@@ -247,7 +251,7 @@ impl<S: Service> Builder<S> {
         })?;
         core.handles.fetch_add(1, Ordering::AcqRel);
         if fresh {
-            let task = tokio::spawn(core.clone().supervise());
+            let task = runtime.spawn(core.clone().supervise());
             *core.supervisor.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         }
         Ok(Handle {
