@@ -194,6 +194,46 @@ impl RemoteError {
     }
 }
 
+/// An error object as a peer sent it (failed invoke, failed register): every field optional,
+/// `code` whatever JSON-ish value the peer used.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WireError {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    stack: Option<String>,
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+}
+
+impl WireError {
+    /// What to report when the error object itself could not be decoded.
+    pub(crate) fn undecodable(why: impl fmt::Display) -> Self {
+        Self {
+            message: Some(format!("the leader's error could not be decoded: {why}")),
+            ..Self::default()
+        }
+    }
+}
+
+impl From<WireError> for RemoteError {
+    fn from(wire: WireError) -> Self {
+        let code = wire.code.and_then(|c| match c {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        });
+        RemoteError {
+            name: wire.name.unwrap_or_else(|| "Error".into()),
+            message: wire.message.unwrap_or_default(),
+            stack: wire.stack.unwrap_or_default(),
+            code,
+        }
+    }
+}
+
 impl fmt::Display for RemoteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.message)?;

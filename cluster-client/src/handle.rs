@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::arguments::EncodeArgs;
 use crate::backoff::Backoff;
 use crate::codec::{Codec, CodecError, PayloadCodec};
-use crate::error::{Error, RemoteError};
+use crate::error::{Error, RemoteError, WireError};
 use crate::follower::{FollowerConn, PushHandler};
 use crate::leader::{ChannelLeader, Endpoint, PortServer, SubscriberId, next_subscriber_id};
 use crate::options::{LagPolicy, Options, RolePolicy};
@@ -375,32 +375,10 @@ pub(crate) fn remote_error(
     codec: &PayloadCodec,
     payload: Bytes,
 ) -> Error {
-    #[derive(serde::Deserialize, Default)]
-    struct WireError {
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default)]
-        message: Option<String>,
-        #[serde(default)]
-        stack: Option<String>,
-        #[serde(default)]
-        code: Option<Value>,
-    }
-    let wire: WireError = codec.decode(&payload).unwrap_or_else(|e| WireError {
-        message: Some(format!("the leader's error could not be decoded: {e}")),
-        ..Default::default()
-    });
-    let code = wire.code.and_then(|c| match c {
-        Value::String(s) => Some(s),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    });
-    let error = RemoteError {
-        name: wire.name.unwrap_or_else(|| "Error".into()),
-        message: wire.message.unwrap_or_default(),
-        stack: wire.stack.unwrap_or_default(),
-        code,
-    };
+    let wire: WireError = codec
+        .decode(&payload)
+        .unwrap_or_else(WireError::undecodable);
+    let error = RemoteError::from(wire);
     Error::Remote {
         channel: channel.to_owned(),
         method: method.to_owned(),

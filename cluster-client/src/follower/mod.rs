@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::codec::{Codec, CodecError};
-use crate::error::{Error, RemoteError};
+use crate::error::{Error, RemoteError, WireError};
 use crate::options::Options;
 use crate::outbox::{Outbox, PushError};
 use crate::protocol::{FrameCodec, FrameKind, Header, Message, Packet};
@@ -31,21 +31,9 @@ pub(crate) type PushHandler = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
 struct RegisterReply {
     success: bool,
     #[serde(default)]
-    error: Option<RegisterReplyError>,
+    error: Option<WireError>,
     #[serde(default, rename = "leaderId")]
     leader_id: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct RegisterReplyError {
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    stack: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
 }
 
 pub(crate) struct FollowerConn {
@@ -171,13 +159,7 @@ impl FollowerConn {
         if reply.success {
             return Ok(reply.leader_id);
         }
-        let e = reply.error.unwrap_or_default();
-        let error = RemoteError {
-            name: e.name.unwrap_or_else(|| "Error".into()),
-            message: e.message.unwrap_or_default(),
-            stack: e.stack.unwrap_or_default(),
-            code: e.code,
-        };
+        let error = RemoteError::from(reply.error.unwrap_or_default());
         if error.code.as_deref() == Some("ERR_CLUSTER_AUTH") {
             return Err(Error::Unauthorized {
                 channel: self.channel.clone(),
