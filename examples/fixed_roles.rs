@@ -20,6 +20,7 @@
 //! All processes are copies of this program. Set `RUST_LOG=cluster_client=info` to see the
 //! runtime's own log lines.
 
+use cluster_client_suite::worker_io::json_lines;
 use std::collections::VecDeque;
 use std::fmt;
 use std::process::{ExitStatus, Stdio};
@@ -174,15 +175,7 @@ impl Proc {
             .map_err(|e| format!("spawn {name}: {e}"))?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().ok_or("piped stdout")?;
-        let (tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
+        let events = json_lines(stdout, name);
         Ok(Self {
             name: name.to_owned(),
             child,

@@ -18,6 +18,7 @@
 //!
 //! Set `RUST_LOG=cluster_client=info` to see the runtime's own log lines.
 
+use cluster_client_suite::worker_io::json_lines;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -30,7 +31,7 @@ use cluster_client::codec::serialize_json::Date;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{broadcast, mpsc};
 
@@ -241,15 +242,7 @@ impl NodeWorker {
             .map_err(|e| format!("start node: {e}"))?;
         let stdin = child.stdin.take().ok_or("piped stdin")?;
         let stdout = child.stdout.take().ok_or("piped stdout")?;
-        let (tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
+        let events = json_lines(stdout, "node");
         let mut worker = Self {
             child,
             stdin,

@@ -16,6 +16,7 @@
 //! JSON events from their stdout. Set `RUST_LOG=cluster_client=info` to see the runtime's own
 //! log lines (every worker writes them to the shared stderr).
 
+use cluster_client_suite::worker_io::json_lines;
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -192,15 +193,7 @@ impl Worker {
             .map_err(|e| format!("spawn worker {id}: {e}"))?;
         let stdin = child.stdin.take().ok_or("piped stdin")?;
         let stdout = child.stdout.take().ok_or("piped stdout")?;
-        let (tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
+        let events = json_lines(stdout, &format!("worker {id}"));
         let mut worker = Self {
             id,
             child,

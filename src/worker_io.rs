@@ -26,3 +26,27 @@ pub fn init_logs() {
         .with_writer(std::io::stderr)
         .init();
 }
+
+/// Reads a child process's stdout as JSON lines, in a task of its own: each parsed line goes to
+/// the returned channel, any other line to stderr, prefixed with `[label]`. The channel closes
+/// when the child's stdout does.
+pub fn json_lines(
+    stdout: tokio::process::ChildStdout,
+    label: &str,
+) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    use tokio::io::AsyncBufReadExt;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let label = label.to_owned();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            match serde_json::from_str::<Value>(&line) {
+                Ok(v) => {
+                    let _ = tx.send(v);
+                }
+                Err(_) => eprintln!("[{label}] {line}"),
+            }
+        }
+    });
+    rx
+}

@@ -1,12 +1,13 @@
 //! Starting and talking to child processes (Rust or Node) over JSON lines.
 
+use cluster_client_suite::worker_io::json_lines;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
@@ -98,19 +99,7 @@ impl Proc {
         let pid = child.id().unwrap_or(0);
         let stdout = child.stdout.take().expect("piped stdout");
         let stdin = child.stdin.take();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let label = name.to_owned();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        let _ = tx.send(v);
-                    }
-                    Err(_) => eprintln!("[{label}] {line}"),
-                }
-            }
-        });
+        let rx = json_lines(stdout, name);
         let mut p = Proc {
             name: name.to_owned(),
             pid,

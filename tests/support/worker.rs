@@ -1,10 +1,11 @@
 //! Drives a worker process (ours or the Node fixture) over JSON lines.
 
+use cluster_client_suite::worker_io::json_lines;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
@@ -50,19 +51,7 @@ impl Worker {
             .unwrap_or_else(|e| panic!("spawning {program}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let stdin = child.stdin.take().unwrap();
-        let (tx, lines) = mpsc::unbounded_channel();
-        let label = name.to_owned();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        let _ = tx.send(v);
-                    }
-                    Err(_) => eprintln!("[{label}] {line}"),
-                }
-            }
-        });
+        let lines = json_lines(stdout, name);
         let pid = child.id().unwrap_or(0);
         let mut w = Worker {
             name: name.to_owned(),
