@@ -10,9 +10,10 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::de::value::MapDeserializer;
 
 use super::error::{Error, ErrorKind};
-use super::escape::{has_escapes, unescape_into};
+use super::escape::unescape_into;
 use super::number::{self, Integer};
 use super::special::{EMPTY_STRING, FALSE, NULL, TRUE, UNDEFINED};
+use super::split::{self, Entry, Sections};
 use crate::codec::js_value::{JS_DATE_KEY, JS_UNDEFINED_KEY, JS_VALUE_TOKEN};
 
 /// One structure token.
@@ -43,7 +44,7 @@ enum LeafKind {
 pub(crate) struct Decoder<'de> {
     input: &'de str,
     /// Byte ranges of every dictionary entry: strings, then integers, floats, dates.
-    entries: Vec<(u32, u32)>,
+    entries: Vec<Entry>,
     strings_end: usize,
     ints_end: usize,
     floats_end: usize,
@@ -79,7 +80,7 @@ const KEEP_CAPACITY: usize = 1 << 20;
 /// what the target type needs.
 #[derive(Default)]
 struct Buffers {
-    entries: Vec<(u32, u32)>,
+    entries: Vec<Entry>,
     scratch: String,
 }
 
@@ -97,7 +98,7 @@ impl Buffers {
 
     /// Returns buffers for reuse, unless they grew too large to keep around.
     fn put_back(mut self) {
-        if self.entries.capacity() * std::mem::size_of::<(u32, u32)>() + self.scratch.capacity()
+        if self.entries.capacity() * std::mem::size_of::<Entry>() + self.scratch.capacity()
             > KEEP_CAPACITY
         {
             return;
@@ -111,15 +112,6 @@ impl Buffers {
             }
         });
     }
-}
-
-/// Whether any byte of `word` is `|` or `^` (the classic "has zero byte" bit trick).
-#[inline]
-fn has_separator(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
-    has_zero(word ^ (ONES * u64::from(b'|'))) || has_zero(word ^ (ONES * u64::from(b'^')))
 }
 
 fn describe_leaf(kind: LeafKind) -> &'static str {
@@ -142,62 +134,20 @@ impl<'de> Decoder<'de> {
             })
         })?;
         // Offsets are stored as u32 to halve the entry table.
-        if u32::try_from(bytes.len()).is_err() {
+        if bytes.len() > split::MAX_LEN {
             return Err(Error::new(ErrorKind::TooLarge { len: bytes.len() }));
         }
-        // One pass finds the four `^` separators (`^` never occurs escaped in the string
-        // dictionary, so the first four are separators) and splits the dictionaries on `|`.
         // The table is sized from the input length, never from a number written in it.
         let Buffers {
             mut entries,
             scratch,
         } = buffers;
         entries.reserve(bytes.len() / 16);
-        let mut section_ends = [0usize; 4];
-        let mut found = 0;
-        let mut entry_start = 0usize;
-        let mut section_start = 0usize;
-        let mut structure_start = bytes.len();
-        let mut i = 0;
-        'scan: while i < bytes.len() {
-            // Dictionary entries are mostly longer than a word: skip 8 bytes at a time while
-            // none of them is a separator.
-            let end = match bytes
-                .get(i..i + 8)
-                .and_then(|c| <[u8; 8]>::try_from(c).ok())
-            {
-                Some(word) if !has_separator(u64::from_le_bytes(word)) => {
-                    i += 8;
-                    continue;
-                }
-                Some(_) => i + 8,
-                None => bytes.len(),
-            };
-            while i < end {
-                let b = bytes[i];
-                if b == b'|' {
-                    entries.push((entry_start as u32, i as u32));
-                    entry_start = i + 1;
-                } else if b == b'^' {
-                    // An empty section has no entries, not one empty entry.
-                    if i > section_start {
-                        entries.push((entry_start as u32, i as u32));
-                    }
-                    section_ends[found] = entries.len();
-                    found += 1;
-                    entry_start = i + 1;
-                    section_start = i + 1;
-                    if found == 4 {
-                        structure_start = i + 1;
-                        break 'scan;
-                    }
-                }
-                i += 1;
-            }
-        }
-        if found < 4 {
-            return Err(Error::new(ErrorKind::MissingSeparators { found }));
-        }
+        let Sections {
+            ends: section_ends,
+            structure_start,
+        } = split::split(bytes, &mut entries)
+            .map_err(|found| Error::new(ErrorKind::MissingSeparators { found }))?;
         let [strings_end, ints_end, floats_end, _] = section_ends;
         Ok(Decoder {
             input,
@@ -353,12 +303,19 @@ impl<'de> Decoder<'de> {
     }
 
     fn entry(&self, index: usize) -> &'de str {
+        self.string_entry(index).0
+    }
+
+    /// The text of entry `index` and whether it contains `+` or `%` (only then can a string
+    /// entry need unescaping).
+    #[inline]
+    fn string_entry(&self, index: usize) -> (&'de str, bool) {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
         self.entries
             .get(index)
-            .and_then(|&(start, end)| input.get(start as usize..end as usize))
-            .unwrap_or("")
+            .and_then(|&entry| Some((input.get(entry.range())?, entry.escaped())))
+            .unwrap_or(("", false))
     }
 
     fn describe(&self, token: Token) -> &'static str {
@@ -451,8 +408,8 @@ impl<'de> Decoder<'de> {
         index: usize,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        let text = self.entry(index);
-        if has_escapes(text) {
+        let (text, escaped) = self.string_entry(index);
+        if escaped {
             self.scratch.clear();
             unescape_into(&mut self.scratch, text);
             visitor.visit_str(&self.scratch)
@@ -706,8 +663,8 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
             Token::Open(b'*') => visitor.visit_byte_buf(self.buffer_bytes()?),
             Token::Open(b'@') => self.visit_container(b'@', visitor),
             Token::Leaf(i) if self.kind(i) == LeafKind::Str => {
-                let text = self.entry(i);
-                if has_escapes(text) {
+                let (text, escaped) = self.string_entry(i);
+                if escaped {
                     self.scratch.clear();
                     unescape_into(&mut self.scratch, text);
                     visitor.visit_bytes(self.scratch.as_bytes())
@@ -812,8 +769,8 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
     ) -> Result<V::Value, Error> {
         match self.next_token()? {
             Token::Leaf(i) if self.kind(i) == LeafKind::Str => {
-                let text = self.entry(i);
-                if has_escapes(text) {
+                let (text, escaped) = self.string_entry(i);
+                if escaped {
                     self.scratch.clear();
                     unescape_into(&mut self.scratch, text);
                     let variant: StrDeserializer<'_, Error> =
@@ -1088,20 +1045,6 @@ impl<'de> de::Deserializer<'de> for MapKey<'_, 'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn separator_detection_sees_every_byte_of_a_word() {
-        assert!(!has_separator(u64::from_le_bytes(*b"abcdefgh")));
-        for i in 0..8 {
-            for sep in [b'|', b'^'] {
-                let mut word = *b"abcdefgh";
-                word[i] = sep;
-                assert!(has_separator(u64::from_le_bytes(word)), "{i} {sep}");
-            }
-        }
-        // Bytes next to the separators in value do not count.
-        assert!(!has_separator(u64::from_le_bytes(*b"{}]~]~]~")));
-    }
 
     #[test]
     fn dictionaries_split_across_word_boundaries() {

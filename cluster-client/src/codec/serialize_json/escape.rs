@@ -33,12 +33,6 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Whether `s` contains anything `unescape_into` would change.
-#[inline]
-pub(crate) fn has_escapes(s: &str) -> bool {
-    s.bytes().any(|b| b == b'+' || b == b'%')
-}
-
 /// Appends the unescaped form of `s` to `out`.
 pub(crate) fn unescape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();

@@ -46,6 +46,7 @@ mod error;
 mod escape;
 mod number;
 mod ser;
+mod split;
 mod types;
 
 use serde::Serialize;
