@@ -194,47 +194,82 @@ impl<'de> Decoder<'de> {
     }
 
     /// Reads the next token.
+    ///
+    /// The common tokens (a container mark, `]`, an index of up to 12 digits, `-1` … `-5`)
+    /// are read here; everything else, including every malformed token, by
+    /// [`Self::next_token_slow`].
     #[inline]
     fn next_token(&mut self) -> Result<Token, Error> {
-        let Some(b) = self.peek_byte() else {
-            self.token_start = self.pos;
-            return Ok(Token::End);
+        let bytes = self.input.as_bytes();
+        let mut pos = self.pos;
+        let first = loop {
+            match bytes.get(pos) {
+                Some(b'|') => pos += 1,
+                Some(&b) => break b,
+                None => {
+                    self.pos = pos;
+                    self.token_start = pos;
+                    return Ok(Token::End);
+                }
+            }
         };
-        self.token_start = self.pos;
-        match b {
+        self.token_start = pos;
+        match first {
             b'@' | b'$' | b'*' | b'#' => {
-                self.pos += 1;
-                return Ok(Token::Open(b));
+                self.pos = pos + 1;
+                return Ok(Token::Open(first));
             }
             b']' => {
-                self.pos += 1;
+                self.pos = pos + 1;
                 return Ok(Token::Close);
             }
-            _ => {}
-        }
-        let bytes = self.input.as_bytes();
-        let start = self.pos;
-        // Fast path: a plain index of at most 12 digits (36^12 < 2^63) ends at a delimiter.
-        let mut index: u64 = 0;
-        let mut end = start;
-        loop {
-            match bytes.get(end) {
-                None | Some(b'|' | b'@' | b'$' | b'*' | b'#' | b']')
-                    if end > start && end - start <= 12 =>
+            b'-' => {
+                if let (
+                    Some(&d @ b'1'..=b'5'),
+                    None | Some(b'|' | b'@' | b'$' | b'*' | b'#' | b']'),
+                ) = (bytes.get(pos + 1), bytes.get(pos + 2))
+                {
+                    self.pos = pos + 2;
+                    return Ok(Token::Special(d - b'0'));
+                }
+            }
+            _ => {
+                let mut index = 0u64;
+                let mut end = pos;
+                // 12 digits always fit (36^12 < 2^63); longer tokens take the slow path.
+                while end - pos < 12 {
+                    match bytes.get(end) {
+                        Some(&c) => match number::digit(c) {
+                            Some(d) => {
+                                index = index * 36 + u64::from(d);
+                                end += 1;
+                            }
+                            None => break,
+                        },
+                        None => break,
+                    }
+                }
+                if end > pos
+                    && matches!(
+                        bytes.get(end),
+                        None | Some(b'|' | b'@' | b'$' | b'*' | b'#' | b']')
+                    )
                 {
                     self.pos = end;
                     return self.leaf(index);
                 }
-                Some(&c) => match number::digit(c) {
-                    Some(d) if end - start < 12 => {
-                        index = index * 36 + u64::from(d);
-                        end += 1;
-                    }
-                    _ => break,
-                },
-                None => break,
             }
         }
+        self.next_token_slow(pos)
+    }
+
+    /// Reads the token at `start` when it is not one of the common forms: long indices,
+    /// `-0`, and the malformed ones, which get an error naming them.
+    #[cold]
+    #[inline(never)]
+    fn next_token_slow(&mut self, start: usize) -> Result<Token, Error> {
+        let bytes = self.input.as_bytes();
+        let mut end = start;
         while let Some(&c) = bytes.get(end) {
             if matches!(c, b'|' | b'@' | b'$' | b'*' | b'#' | b']') {
                 break;
@@ -271,6 +306,7 @@ impl<'de> Decoder<'de> {
         }
     }
 
+    #[inline]
     fn leaf(&self, index: u64) -> Result<Token, Error> {
         match usize::try_from(index) {
             Ok(i) if i < self.entries.len() => Ok(Token::Leaf(i)),
