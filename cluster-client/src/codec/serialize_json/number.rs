@@ -118,7 +118,76 @@ pub(crate) fn push_integral_f64(out: &mut Vec<u8>, x: f64) {
 
 /// Appends a double as JavaScript's `String(x)` (`3.5`, `1e-7`, `NaN`, `-Infinity`).
 pub(crate) fn push_js_f64(out: &mut Vec<u8>, x: f64) {
-    out.extend_from_slice(ryu_js::Buffer::new().format(x).as_bytes());
+    if !push_short_decimal(out, x) {
+        out.extend_from_slice(ryu_js::Buffer::new().format(x).as_bytes());
+    }
+}
+
+/// Exact powers of ten as doubles, 10^0 to 10^22 (all exactly representable).
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The most fraction digits [`push_short_decimal`] tries.
+const SHORT_FRACTION_DIGITS: usize = 6;
+
+/// Appends `x` when it is a fraction with at most six decimals and a magnitude from 10^-6 to
+/// 10^9 (prices, scores, ratios), which is most of what applications send; returns false,
+/// writing nothing, for everything else.
+///
+/// The digits are those of `String(x)`: for the smallest `k` such that `m = round(|x|·10^k)`
+/// gives back `x` as `m / 10^k` (one correctly rounded division of two exact doubles, which is
+/// also what parsing the decimal does), the decimal `m·10^-k` is the shortest one that reads
+/// back as `x`. It is the only candidate with `k` decimals, since in this range `10^-k` is
+/// wider than the gap between neighbouring doubles, so it is also the closest one. And
+/// JavaScript writes this range without an exponent.
+fn push_short_decimal(out: &mut Vec<u8>, x: f64) -> bool {
+    let magnitude = x.abs();
+    // Also false for NaN; integral values are not fractions.
+    if !(1e-6..1e9).contains(&magnitude) || magnitude.fract() == 0.0 {
+        return false;
+    }
+    for k in 1..=SHORT_FRACTION_DIGITS {
+        let scale = POWERS_OF_TEN[k];
+        let m = (magnitude * scale).round();
+        if m / scale != magnitude {
+            continue;
+        }
+        // m < 10^15 < 2^53: exact as an integer.
+        let m = m as u64;
+        let unit = 10u64.pow(k as u32);
+        if x < 0.0 {
+            out.push(b'-');
+        }
+        push_decimal(out, m / unit);
+        out.push(b'.');
+        let mut digits = [b'0'; SHORT_FRACTION_DIGITS];
+        let mut fraction = m % unit;
+        for digit in digits[..k].iter_mut().rev() {
+            *digit = b'0' + (fraction % 10) as u8;
+            fraction /= 10;
+        }
+        out.extend_from_slice(&digits[..k]);
+        return true;
+    }
+    false
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    // u64::MAX has 20 decimal digits.
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends an `f32` in its shortest JavaScript-style form (`0.1`, not `0.10000000149011612`):
@@ -259,6 +328,9 @@ pub(crate) fn parse_js_float(text: &str) -> Option<f64> {
         "-Infinity" => return Some(f64::NEG_INFINITY),
         _ => {}
     }
+    if let Some(x) = parse_short_decimal(text.as_bytes()) {
+        return Some(x);
+    }
     // Rust also accepts `inf`, `nan` and `infinity` in any case; JavaScript does not.
     let looks_numeric = text
         .bytes()
@@ -267,6 +339,41 @@ pub(crate) fn parse_js_float(text: &str) -> Option<f64> {
         return None;
     }
     text.parse().ok()
+}
+
+/// Parses `-?digits.digits` with at most 15 digits in all, the form of most fractions Node
+/// writes; `None` for anything else.
+///
+/// With at most 15 digits the digits form an integer below 2^53 and the decimal is that
+/// integer divided by an exact power of ten: one correctly rounded division gives the double
+/// closest to the decimal, as a full parse does.
+fn parse_short_decimal(text: &[u8]) -> Option<f64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.len() > 16 {
+        return None;
+    }
+    let mut m = 0u64;
+    let mut count = 0;
+    let mut point = None;
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(b - b'0');
+                count += 1;
+            }
+            b'.' if point.is_none() && i > 0 && i + 1 < digits.len() => point = Some(i),
+            _ => return None,
+        }
+    }
+    if count == 0 || count > 15 {
+        return None;
+    }
+    let decimals = point.map_or(0, |p| digits.len() - p - 1);
+    let magnitude = m as f64 / POWERS_OF_TEN[decimals];
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 #[cfg(test)]
@@ -338,5 +445,95 @@ mod tests {
         let mut out = Vec::new();
         push_js_f64(&mut out, 1e-7);
         assert_eq!(out, b"1e-7");
+    }
+
+    fn js(x: f64) -> String {
+        let mut out = Vec::new();
+        push_js_f64(&mut out, x);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn ryu(x: f64) -> String {
+        ryu_js::Buffer::new().format(x).to_owned()
+    }
+
+    #[test]
+    fn short_decimals_print_as_javascript_does() {
+        for x in [
+            0.5,
+            1.75,
+            -3.25,
+            0.1,
+            0.2,
+            0.3,
+            1e-6,
+            0.000123,
+            123456.789,
+            999999999.5,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            1e-7,
+            2.5e-6,
+            5e-324,
+            1e9 + 0.5,
+            -0.000001,
+            40.04,
+            1.005,
+        ] {
+            assert_eq!(js(x), ryu(x), "{x:?}");
+        }
+        // Both paths agree and the fast one was taken where it applies.
+        let mut out = Vec::new();
+        assert!(push_short_decimal(&mut out, 123456.789));
+        assert!(!push_short_decimal(&mut out, 0.1 + 0.2));
+        assert!(!push_short_decimal(&mut out, 7.0));
+    }
+
+    #[test]
+    fn short_decimals_parse_as_a_full_parse_does() {
+        for text in [
+            "0.5",
+            "-1.75",
+            "123456.789",
+            "0.000001",
+            "999999999999999",
+            "0.30000000000000004",
+            "5.",
+            ".5",
+            "1.2.3",
+            "-",
+            "",
+        ] {
+            assert_eq!(parse_js_float(text), text.parse::<f64>().ok(), "{text}");
+        }
+        assert_eq!(parse_short_decimal(b"0.30000000000000004"), None);
+        assert_eq!(parse_short_decimal(b"-0.1"), Some(-0.1));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn any_double_prints_as_javascript_does(bits in proptest::num::u64::ANY) {
+            let x = f64::from_bits(bits);
+            proptest::prop_assert_eq!(js(x), ryu(x));
+        }
+
+        #[test]
+        fn decimals_print_and_parse_as_javascript_does(
+            m in 0u64..2_000_000_000_000_000,
+            k in 0usize..10,
+            negative in proptest::bool::ANY,
+        ) {
+            let x = m as f64 / POWERS_OF_TEN[k];
+            let x = if negative { -x } else { x };
+            let text = js(x);
+            proptest::prop_assert_eq!(&text, &ryu(x));
+            proptest::prop_assert_eq!(parse_js_float(&text).map(f64::to_bits), Some(x.to_bits()));
+            if let Some(fast) = parse_short_decimal(text.as_bytes()) {
+                let full = text.parse::<f64>().ok().map(f64::to_bits);
+                proptest::prop_assert_eq!(Some(fast.to_bits()), full);
+            }
+        }
     }
 }
