@@ -23,6 +23,43 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// The number of upper-case base-36 digits of `n`.
+#[inline]
+pub(crate) fn base36_len(n: u64) -> usize {
+    let mut len = 1;
+    let mut limit = 36u64;
+    while n >= limit {
+        len += 1;
+        match limit.checked_mul(36) {
+            Some(next) => limit = next,
+            None => break,
+        }
+    }
+    len
+}
+
+/// Writes `n` in upper-case base 36 at the start of `buf`; returns the number of bytes
+/// written. `buf` must have room for them (13 bytes always do).
+#[inline]
+pub(crate) fn write_base36(buf: &mut [u8], n: u64) -> usize {
+    if n < 36 {
+        buf[0] = DIGITS[n as usize];
+        1
+    } else if n < 36 * 36 {
+        buf[0] = DIGITS[(n / 36) as usize];
+        buf[1] = DIGITS[(n % 36) as usize];
+        2
+    } else {
+        let len = base36_len(n);
+        let mut rest = n;
+        for digit in buf[..len].iter_mut().rev() {
+            *digit = DIGITS[(rest % 36) as usize];
+            rest /= 36;
+        }
+        len
+    }
+}
+
 fn push_u64_long(out: &mut Vec<u8>, mut n: u64) {
     // u64::MAX has 13 base-36 digits.
     let mut buf = [0u8; 13];
@@ -77,11 +114,18 @@ pub(crate) enum DoubleForm {
 
 /// Which dictionary Node's encoder would choose for `x` (`x % 1 === 0`).
 pub(crate) fn double_form(x: f64) -> DoubleForm {
-    if x.is_finite() && x.fract() == 0.0 {
+    if x.is_finite() && is_integral(x) {
         DoubleForm::Integer
     } else {
         DoubleForm::Float
     }
+}
+
+/// Whether finite `x` has no fraction (`x % 1 === 0`), without a call to `trunc`.
+#[inline]
+fn is_integral(x: f64) -> bool {
+    // Every double from 2^53 up is an integer; below, the cast is exact for integers.
+    x.abs() >= TWO_POW_53 || (x as i64) as f64 == x
 }
 
 /// Appends an integral, finite double as Node's `x.toString(36).toUpperCase()` does.
@@ -145,17 +189,17 @@ const SHORT_FRACTION_DIGITS: usize = 6;
 fn push_short_decimal(out: &mut Vec<u8>, x: f64) -> bool {
     let magnitude = x.abs();
     // Also false for NaN; integral values are not fractions.
-    if !(1e-6..1e9).contains(&magnitude) || magnitude.fract() == 0.0 {
+    if !(1e-6..1e9).contains(&magnitude) || is_integral(magnitude) {
         return false;
     }
     for k in 1..=SHORT_FRACTION_DIGITS {
         let scale = POWERS_OF_TEN[k];
-        let m = (magnitude * scale).round();
-        if m / scale != magnitude {
+        // Rounds to the nearest integer (below 10^15, so exact as a u64 and as a double); a
+        // tie can go either way, but a tie never reads back as `x`.
+        let m = (magnitude * scale + 0.5) as u64;
+        if m as f64 / scale != magnitude {
             continue;
         }
-        // m < 10^15 < 2^53: exact as an integer.
-        let m = m as u64;
         let unit = 10u64.pow(k as u32);
         if x < 0.0 {
             out.push(b'-');
@@ -384,6 +428,29 @@ mod tests {
         let mut out = Vec::new();
         push_integral_f64(&mut out, x);
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn base36_lengths_and_writes() {
+        for n in [
+            0,
+            1,
+            35,
+            36,
+            1295,
+            1296,
+            46_655,
+            46_656,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut pushed = Vec::new();
+            push_u64(&mut pushed, n);
+            let mut buf = [0u8; 13];
+            let len = write_base36(&mut buf, n);
+            assert_eq!(&buf[..len], &pushed[..], "{n}");
+            assert_eq!(base36_len(n), pushed.len(), "{n}");
+        }
     }
 
     #[test]

@@ -179,7 +179,7 @@ impl Encoder<'_> {
             toks,
             ..
         } = self;
-        out.reserve(ints.text.len() + floats.text.len() + dates.text.len() + 4 + toks.len() * 3);
+        out.reserve(ints.text.len() + floats.text.len() + dates.text.len() + 4);
         out.push(b'^');
         out.extend_from_slice(&ints.text);
         out.push(b'^');
@@ -190,32 +190,50 @@ impl Encoder<'_> {
         let int_base = u64::from(*strings);
         let float_base = int_base + u64::from(ints.len);
         let date_base = float_base + u64::from(floats.len);
+        let leaves = date_base + u64::from(dates.len);
+        // The structure is written into a slice sized for the widest token: a separator plus
+        // the longest index (or a two-byte special); the unused tail is cut off at the end.
+        let widest = 1 + number::base36_len(leaves.saturating_sub(1)).max(2);
+        let start = out.len();
+        out.resize(start + toks.len() * widest, 0);
+        let buf = &mut out[start..];
+        let mut written = 0;
         // Children are joined by `|`: a separator goes before every token except the first, a
         // container's first child, and a `]`.
         let mut after_open = true;
         for &tok in toks.iter() {
             if let Tok::Close = tok {
-                out.push(b']');
+                buf[written] = b']';
+                written += 1;
                 after_open = false;
                 continue;
             }
             if !after_open {
-                out.push(b'|');
+                buf[written] = b'|';
+                written += 1;
             }
             after_open = false;
-            match tok {
-                Tok::Str(i) => number::push_u64(out, u64::from(i)),
-                Tok::Int(i) => number::push_u64(out, int_base + u64::from(i)),
-                Tok::Float(i) => number::push_u64(out, float_base + u64::from(i)),
-                Tok::Date(i) => number::push_u64(out, date_base + u64::from(i)),
-                Tok::Special(k) => out.extend_from_slice(&[b'-', b'0' + k]),
-                Tok::Open(kind) => {
-                    out.push(kind);
-                    after_open = true;
+            let index = match tok {
+                Tok::Str(i) => u64::from(i),
+                Tok::Int(i) => int_base + u64::from(i),
+                Tok::Float(i) => float_base + u64::from(i),
+                Tok::Date(i) => date_base + u64::from(i),
+                Tok::Special(k) => {
+                    buf[written..written + 2].copy_from_slice(&[b'-', b'0' + k]);
+                    written += 2;
+                    continue;
                 }
-                Tok::Close => {}
-            }
+                Tok::Open(kind) => {
+                    buf[written] = kind;
+                    written += 1;
+                    after_open = true;
+                    continue;
+                }
+                Tok::Close => continue,
+            };
+            written += number::write_base36(&mut buf[written..], index);
         }
+        out.truncate(start + written);
     }
 
     #[inline]
