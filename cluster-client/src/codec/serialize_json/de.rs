@@ -13,7 +13,7 @@ use super::error::{Error, ErrorKind};
 use super::escape::unescape_into;
 use super::number::{self, Integer};
 use super::special::{EMPTY_STRING, FALSE, NULL, TRUE, UNDEFINED};
-use super::split::{self, Entry, Sections};
+use super::split::{self, Dictionaries, Sections};
 use crate::codec::js_value::{JS_DATE_KEY, JS_UNDEFINED_KEY, JS_VALUE_TOKEN};
 
 /// One structure token.
@@ -43,8 +43,8 @@ enum LeafKind {
 /// Decoding state over one payload.
 pub(crate) struct Decoder<'de> {
     input: &'de str,
-    /// Byte ranges of every dictionary entry: strings, then integers, floats, dates.
-    entries: Vec<Entry>,
+    /// Every dictionary entry: strings, then integers, floats, dates.
+    dictionaries: Dictionaries,
     strings_end: usize,
     ints_end: usize,
     floats_end: usize,
@@ -66,7 +66,7 @@ pub(crate) fn decode<'de, T: de::Deserialize<'de>>(
     let mut decoder = Decoder::new(bytes, max_depth, Buffers::take())?;
     let result = T::deserialize(&mut decoder).and_then(|value| decoder.end().map(|()| value));
     Buffers {
-        entries: decoder.entries,
+        dictionaries: decoder.dictionaries,
         scratch: decoder.scratch,
     }
     .put_back();
@@ -80,7 +80,7 @@ const KEEP_CAPACITY: usize = 1 << 20;
 /// what the target type needs.
 #[derive(Default)]
 struct Buffers {
-    entries: Vec<Entry>,
+    dictionaries: Dictionaries,
     scratch: String,
 }
 
@@ -98,12 +98,10 @@ impl Buffers {
 
     /// Returns buffers for reuse, unless they grew too large to keep around.
     fn put_back(mut self) {
-        if self.entries.capacity() * std::mem::size_of::<Entry>() + self.scratch.capacity()
-            > KEEP_CAPACITY
-        {
+        if self.dictionaries.capacity_bytes() + self.scratch.capacity() > KEEP_CAPACITY {
             return;
         }
-        self.entries.clear();
+        self.dictionaries.clear();
         self.scratch.clear();
         // Ignored when the thread is shutting down: the buffers are just dropped.
         let _ = BUFFERS.try_with(|b| {
@@ -137,21 +135,21 @@ impl<'de> Decoder<'de> {
         if bytes.len() > split::MAX_LEN {
             return Err(Error::new(ErrorKind::TooLarge { len: bytes.len() }));
         }
-        // The table is sized from the input length, never from a number written in it.
+        // The table grows with the separators present, never from a number written in the input.
         let Buffers {
-            mut entries,
+            mut dictionaries,
             scratch,
         } = buffers;
-        entries.reserve(bytes.len() / 16);
         let Sections {
             ends: section_ends,
             structure_start,
-        } = split::split(bytes, &mut entries)
+        } = dictionaries
+            .split(bytes)
             .map_err(|found| Error::new(ErrorKind::MissingSeparators { found }))?;
         let [strings_end, ints_end, floats_end, _] = section_ends;
         Ok(Decoder {
             input,
-            entries,
+            dictionaries,
             strings_end,
             ints_end,
             floats_end,
@@ -309,10 +307,10 @@ impl<'de> Decoder<'de> {
     #[inline]
     fn leaf(&self, index: u64) -> Result<Token, Error> {
         match usize::try_from(index) {
-            Ok(i) if i < self.entries.len() => Ok(Token::Leaf(i)),
+            Ok(i) if i < self.dictionaries.len() => Ok(Token::Leaf(i)),
             _ => Err(Error::new(ErrorKind::LeafOutOfRange {
                 index,
-                len: self.entries.len(),
+                len: self.dictionaries.len(),
                 offset: self.token_start,
             })),
         }
@@ -348,9 +346,14 @@ impl<'de> Decoder<'de> {
     fn string_entry(&self, index: usize) -> (&'de str, bool) {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
-        self.entries
-            .get(index)
-            .and_then(|&entry| Some((input.get(entry.range())?, entry.escaped())))
+        self.dictionaries
+            .range(index)
+            .and_then(|range| {
+                Some((
+                    input.get(range.clone())?,
+                    self.dictionaries.has_escapes(range),
+                ))
+            })
             .unwrap_or(("", false))
     }
 

@@ -1,46 +1,22 @@
-//! Splitting a payload into its dictionary entries, eight bytes at a time.
+//! Splitting a payload into its dictionary entries, 64 bytes at a time.
 //!
-//! Every word of input is turned into bit masks of its `|`, `^`, `+` and `%` bytes (exact
-//! SWAR byte comparisons), so the loop costs a few instructions per word plus a few per entry,
-//! not a branch per byte. While it splits, it notes which entries hold a `+` or `%`: only
-//! those strings need unescaping.
+//! Each 64-byte block is compared against `|`, `^`, `+` and `%` with 16-byte SIMD lanes
+//! (`wide`, safe on every target) into bit masks; the entries are then read off the
+//! separator bits. The `+`/`%` bits are kept as a bitmap, so whether a string entry needs
+//! unescaping is a lookup, not a scan.
 
 use std::ops::Range;
 
-/// The escape flag, stored in the top bit of an entry's end offset.
-const ESCAPED: u32 = 1 << 31;
+use wide::u8x16;
 
-/// The largest payload the splitter addresses (offsets keep their top bit for the flag).
-pub(super) const MAX_LEN: usize = (ESCAPED - 1) as usize;
+/// The largest payload the splitter addresses (offsets are stored as `u32`).
+pub(super) const MAX_LEN: usize = u32::MAX as usize - 64;
 
-/// One dictionary entry: a byte range of the input and whether it contains `+` or `%`.
+/// One dictionary entry: a byte range of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Entry {
+struct Entry {
     start: u32,
-    end_and_flag: u32,
-}
-
-impl Entry {
-    #[inline]
-    fn new(start: usize, end: usize, escaped: bool) -> Self {
-        // Both fit: the input is at most MAX_LEN bytes long.
-        Entry {
-            start: start as u32,
-            end_and_flag: end as u32 | if escaped { ESCAPED } else { 0 },
-        }
-    }
-
-    /// The entry's bytes in the input.
-    #[inline]
-    pub(super) fn range(self) -> Range<usize> {
-        self.start as usize..(self.end_and_flag & !ESCAPED) as usize
-    }
-
-    /// Whether the entry contains `+` or `%` (a string entry that may need unescaping).
-    #[inline]
-    pub(super) fn escaped(self) -> bool {
-        self.end_and_flag & ESCAPED != 0
-    }
+    end: u32,
 }
 
 /// Where the dictionaries end and the structure starts.
@@ -52,90 +28,156 @@ pub(super) struct Sections {
     pub(super) structure_start: usize,
 }
 
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const SEVEN_BITS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-
-/// `0x80` in each byte of `word` equal to `needle`, zero elsewhere (exact: no false positives
-/// from borrows, unlike the shorter "has a zero byte" test).
-#[inline]
-fn eq_mask(word: u64, needle: u8) -> u64 {
-    let x = word ^ (LOW_BITS * u64::from(needle));
-    !(((x & SEVEN_BITS) + SEVEN_BITS) | x | SEVEN_BITS)
+/// The entries of a payload's four dictionaries, and where `+` and `%` occur in them.
+#[derive(Debug, Default)]
+pub(super) struct Dictionaries {
+    entries: Vec<Entry>,
+    /// Bit `i % 64` of word `i / 64` is set when input byte `i` is `+` or `%`.
+    escapes: Vec<u64>,
 }
 
-/// Appends the entries of the four `^`-terminated dictionaries at the start of `bytes` to
-/// `entries`. Returns the number of `^` found when there are fewer than four.
-///
-/// `^` never occurs escaped in the string dictionary, so the first four are the separators.
-/// An empty dictionary has no entries (not one empty entry); `|` always ends an entry.
-pub(super) fn split(bytes: &[u8], entries: &mut Vec<Entry>) -> Result<Sections, usize> {
-    debug_assert!(bytes.len() <= MAX_LEN);
-    let mut ends = [0usize; 4];
-    let mut found = 0;
-    let mut entry_start = 0;
-    let mut section_start = 0;
-    // Whether the current entry has shown a `+` or `%` so far.
-    let mut escaped = false;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut base = 0;
-    let tail = chunks.remainder();
-    let words = chunks
-        .by_ref()
-        .map(|chunk| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            word
-        })
-        .chain((!tail.is_empty()).then(|| {
-            // Zero padding matches none of the four bytes.
-            let mut word = [0u8; 8];
-            word[..tail.len()].copy_from_slice(tail);
-            word
-        }));
-    for word in words {
-        let word = u64::from_le_bytes(word);
-        let carets = eq_mask(word, b'^');
-        let mut separators = eq_mask(word, b'|') | carets;
-        let mut escapes = eq_mask(word, b'+') | eq_mask(word, b'%');
-        while separators != 0 {
-            let bit = separators.trailing_zeros();
-            // Masks of the bytes before this one.
-            let before = (1u64 << bit) - 1;
-            escaped |= escapes & before != 0;
-            escapes &= !before;
-            let at = base + (bit / 8) as usize;
-            if carets & (1 << bit) == 0 {
-                entries.push(Entry::new(entry_start, at, escaped));
-            } else {
-                if at > section_start {
-                    entries.push(Entry::new(entry_start, at, escaped));
-                }
-                ends[found] = entries.len();
-                found += 1;
-                if found == 4 {
-                    return Ok(Sections {
-                        ends,
-                        structure_start: at + 1,
-                    });
-                }
-                section_start = at + 1;
-            }
-            entry_start = at + 1;
-            escaped = false;
-            separators &= separators - 1;
-        }
-        escaped |= escapes != 0;
-        base += 8;
+/// The masks of one 64-byte block: bit `i` set where byte `i` is `|` or `^`; where it is
+/// `^`; where it is `+` or `%`.
+#[inline]
+fn block_masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    let bar = u8x16::splat(b'|');
+    let caret = u8x16::splat(b'^');
+    let plus = u8x16::splat(b'+');
+    let percent = u8x16::splat(b'%');
+    let (mut separators, mut carets, mut escapes) = (0u64, 0u64, 0u64);
+    for (i, lane) in block.chunks_exact(16).enumerate() {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(lane);
+        let v = u8x16::new(bytes);
+        let is_caret = v.simd_eq(caret);
+        let shift = 16 * i;
+        // `to_bitmask` has one bit per lane, in its low 16 bits.
+        let bits = |mask: u8x16| u64::from(mask.to_bitmask() as u16) << shift;
+        separators |= bits(v.simd_eq(bar) | is_caret);
+        carets |= bits(is_caret);
+        escapes |= bits(v.simd_eq(plus) | v.simd_eq(percent));
     }
-    Err(found)
+    (separators, carets, escapes)
+}
+
+impl Dictionaries {
+    /// Forgets the last payload's entries, keeping the allocations.
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+        self.escapes.clear();
+    }
+
+    /// The heap memory held, in bytes.
+    pub(super) fn capacity_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.escapes.capacity() * std::mem::size_of::<u64>()
+    }
+
+    /// The number of entries in all four dictionaries.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The byte range of entry `index`.
+    #[inline]
+    pub(super) fn range(&self, index: usize) -> Option<Range<usize>> {
+        self.entries
+            .get(index)
+            .map(|e| e.start as usize..e.end as usize)
+    }
+
+    /// Whether any byte in `range` (of the dictionaries) is `+` or `%`: only then can a string
+    /// entry need unescaping.
+    #[inline]
+    pub(super) fn has_escapes(&self, range: Range<usize>) -> bool {
+        if range.is_empty() {
+            return false;
+        }
+        let (first, last) = (range.start / 64, (range.end - 1) / 64);
+        let head = u64::MAX << (range.start % 64);
+        let tail = u64::MAX >> (63 - (range.end - 1) % 64);
+        let word = |i: usize| self.escapes.get(i).copied().unwrap_or(0);
+        if first == last {
+            return word(first) & head & tail != 0;
+        }
+        word(first) & head != 0 || (first + 1..last).any(|i| word(i) != 0) || word(last) & tail != 0
+    }
+
+    /// Splits the four `^`-terminated dictionaries at the start of `bytes` (at most
+    /// [`MAX_LEN`] long) into entries. Returns the number of `^` found when there are fewer
+    /// than four.
+    ///
+    /// `^` never occurs escaped in the string dictionary, so the first four are the
+    /// separators. An empty dictionary has no entries (not one empty entry); `|` always ends
+    /// an entry.
+    pub(super) fn split(&mut self, bytes: &[u8]) -> Result<Sections, usize> {
+        debug_assert!(bytes.len() <= MAX_LEN);
+        self.clear();
+        let mut ends = [0usize; 4];
+        let mut found = 0;
+        let mut entry_start = 0u32;
+        let mut section_start = 0u32;
+        let mut base = 0u32;
+        for chunk in bytes.chunks(64) {
+            // Zero padding in the last block matches none of the four bytes.
+            let mut block = [0u8; 64];
+            block[..chunk.len()].copy_from_slice(chunk);
+            let (separators, carets, escapes) = block_masks(&block);
+            self.escapes.push(escapes);
+            let mut rest = separators;
+            if carets == 0 {
+                while rest != 0 {
+                    let at = base + rest.trailing_zeros();
+                    self.entries.push(Entry {
+                        start: entry_start,
+                        end: at,
+                    });
+                    entry_start = at + 1;
+                    rest &= rest - 1;
+                }
+            } else {
+                // One of the (only four) blocks with a section end.
+                while rest != 0 {
+                    let bit = rest.trailing_zeros();
+                    let at = base + bit;
+                    let entry = Entry {
+                        start: entry_start,
+                        end: at,
+                    };
+                    if carets & (1 << bit) == 0 {
+                        self.entries.push(entry);
+                    } else {
+                        if at > section_start {
+                            self.entries.push(entry);
+                        }
+                        ends[found] = self.entries.len();
+                        found += 1;
+                        if found == 4 {
+                            return Ok(Sections {
+                                ends,
+                                structure_start: at as usize + 1,
+                            });
+                        }
+                        section_start = at + 1;
+                    }
+                    entry_start = at + 1;
+                    rest &= rest - 1;
+                }
+            }
+            base += 64;
+        }
+        Err(found)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The straightforward byte-at-a-time split the word-wise one must agree with.
-    fn reference(bytes: &[u8]) -> Result<(Vec<(Range<usize>, bool)>, Sections), usize> {
+    type Split = (Vec<(Range<usize>, bool)>, Sections);
+
+    /// The straightforward byte-at-a-time split the block-wise one must agree with.
+    fn reference(bytes: &[u8]) -> Result<Split, usize> {
         let mut entries = Vec::new();
         let mut ends = [0; 4];
         let mut found = 0;
@@ -171,27 +213,19 @@ mod tests {
         Err(found)
     }
 
-    fn split_all(bytes: &[u8]) -> Result<(Vec<(Range<usize>, bool)>, Sections), usize> {
-        let mut entries = Vec::new();
-        let sections = split(bytes, &mut entries)?;
-        Ok((
-            entries.iter().map(|e| (e.range(), e.escaped())).collect(),
-            sections,
-        ))
-    }
-
-    #[test]
-    fn masks_are_exact() {
-        // Bytes that differ from the needle only in the high bit, or that sit next to a match,
-        // are not matches.
-        let word = u64::from_le_bytes([b'|', 0xFC, b'|', 0, b'}', b'|', b'|', 0x7C ^ 0x80]);
-        assert_eq!(eq_mask(word, b'|'), 0x0080_8000_0080_0080);
-        assert_eq!(eq_mask(u64::from_le_bytes(*b"abcdefgh"), b'|'), 0);
-        assert_eq!(eq_mask(u64::MAX, 0xFF), 0x8080_8080_8080_8080);
+    fn split_all(bytes: &[u8]) -> Result<Split, usize> {
+        let mut dictionaries = Dictionaries::default();
+        let sections = dictionaries.split(bytes)?;
+        let entries = (0..dictionaries.len())
+            .filter_map(|i| dictionaries.range(i))
+            .map(|range| (range.clone(), dictionaries.has_escapes(range)))
+            .collect();
+        Ok((entries, sections))
     }
 
     #[test]
     fn agrees_with_the_byte_at_a_time_split() {
+        let long = format!("{}|{}+|x^^^^0", "a".repeat(70), "b%".repeat(80));
         let cases: &[&[u8]] = &[
             b"^^^^",
             b"^^^",
@@ -203,6 +237,7 @@ mod tests {
             b"||^|^^^",
             b"12345678|12345678|1234567^^^^",
             b"1234567+|2345678%^1^^^0",
+            long.as_bytes(),
         ];
         for case in cases {
             assert_eq!(
@@ -215,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn escape_flags_end_at_each_separator_within_a_word() {
+    fn escape_flags_are_per_entry() {
         let (entries, _) = split_all(b"a+|b|%|c^^^^").expect("four separators");
         let flags: Vec<bool> = entries.iter().map(|(_, escaped)| *escaped).collect();
         assert_eq!(flags, [true, false, true, false]);
@@ -226,7 +261,7 @@ mod tests {
         fn agrees_with_the_reference_on_arbitrary_input(
             bytes in proptest::collection::vec(
                 proptest::sample::select(vec![b'|', b'^', b'+', b'%', b'a', b'0', 0x80, 0xFF]),
-                0..80,
+                0..300,
             )
         ) {
             proptest::prop_assert_eq!(split_all(&bytes), reference(&bytes));
