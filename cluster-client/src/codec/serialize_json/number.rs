@@ -8,55 +8,27 @@ const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// 2^53: below it every integer is exactly representable as a double.
 const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
 
+/// Every number below 36² as two upper-case base-36 digits.
+const PAIRS: [[u8; 2]; 36 * 36] = {
+    let mut table = [[0u8; 2]; 36 * 36];
+    let mut i = 0;
+    while i < 36 * 36 {
+        table[i] = [DIGITS[i / 36], DIGITS[i % 36]];
+        i += 1;
+    }
+    table
+};
+
 /// Appends `n` in upper-case base 36.
 #[inline]
 pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
-    // Most leaf indices and many payload integers have one or two digits; single pushes beat
-    // a call to `memcpy` for those.
+    // Most leaf indices and many payload integers have one or two digits.
     if n < 36 {
         out.push(DIGITS[n as usize]);
     } else if n < 36 * 36 {
-        out.push(DIGITS[(n / 36) as usize]);
-        out.push(DIGITS[(n % 36) as usize]);
+        out.extend_from_slice(&PAIRS[n as usize]);
     } else {
         push_u64_long(out, n);
-    }
-}
-
-/// The number of upper-case base-36 digits of `n`.
-#[inline]
-pub(crate) fn base36_len(n: u64) -> usize {
-    let mut len = 1;
-    let mut limit = 36u64;
-    while n >= limit {
-        len += 1;
-        match limit.checked_mul(36) {
-            Some(next) => limit = next,
-            None => break,
-        }
-    }
-    len
-}
-
-/// Writes `n` in upper-case base 36 at the start of `buf`; returns the number of bytes
-/// written. `buf` must have room for them (13 bytes always do).
-#[inline]
-pub(crate) fn write_base36(buf: &mut [u8], n: u64) -> usize {
-    if n < 36 {
-        buf[0] = DIGITS[n as usize];
-        1
-    } else if n < 36 * 36 {
-        buf[0] = DIGITS[(n / 36) as usize];
-        buf[1] = DIGITS[(n % 36) as usize];
-        2
-    } else {
-        let len = base36_len(n);
-        let mut rest = n;
-        for digit in buf[..len].iter_mut().rev() {
-            *digit = DIGITS[(rest % 36) as usize];
-            rest /= 36;
-        }
-        len
     }
 }
 
@@ -431,25 +403,19 @@ mod tests {
     }
 
     #[test]
-    fn base36_lengths_and_writes() {
-        for n in [
-            0,
-            1,
-            35,
-            36,
-            1295,
-            1296,
-            46_655,
-            46_656,
-            u64::from(u32::MAX),
-            u64::MAX,
+    fn base36_at_the_digit_boundaries() {
+        for (n, text) in [
+            (0, "0"),
+            (35, "Z"),
+            (36, "10"),
+            (1295, "ZZ"),
+            (1296, "100"),
+            (46_656, "1000"),
+            (u64::MAX, "3W5E11264SGSF"),
         ] {
-            let mut pushed = Vec::new();
-            push_u64(&mut pushed, n);
-            let mut buf = [0u8; 13];
-            let len = write_base36(&mut buf, n);
-            assert_eq!(&buf[..len], &pushed[..], "{n}");
-            assert_eq!(base36_len(n), pushed.len(), "{n}");
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, text.as_bytes(), "{n}");
         }
     }
 

@@ -1,6 +1,10 @@
-//! The encoder: a serde `Serializer` that records the structure as compact tokens while it
-//! fills the four dictionaries, then renders the structure once the dictionary sizes are known
-//! (a leaf's index depends on the final size of every earlier dictionary).
+//! The encoder: a serde `Serializer` that fills the four dictionaries and writes the
+//! structure as it goes.
+//!
+//! A string leaf's index is known at once (strings are the first dictionary), so it is written
+//! straight into the structure, as are containers, `]` and the special tokens. An integer,
+//! fraction or date leaf's index depends on the final size of every earlier dictionary: the
+//! encoder notes where it goes and writes it when the structure is copied to the output.
 
 use serde::ser::{self, Impossible, Serialize};
 
@@ -10,18 +14,20 @@ use super::number::{self, DoubleForm};
 use super::special::{EMPTY_STRING, FALSE, NULL, TRUE, UNDEFINED};
 use super::types::{DATE_TOKEN, ERROR_TOKEN};
 
-/// One element of the structure, before leaf indices are known.
+/// A leaf whose index is only known at the end: which dictionary, and its index there.
 #[derive(Debug, Clone, Copy)]
-enum Tok {
-    Str(u32),
+enum Deferred {
     Int(u32),
     Float(u32),
     Date(u32),
-    /// `-1` true, `-2` false, `-3` null, `-4` empty string, `-5` undefined.
-    Special(u8),
-    /// `@`, `$`, `*` or `#`.
-    Open(u8),
-    Close,
+}
+
+/// Where a deferred leaf goes in the structure.
+#[derive(Debug, Clone, Copy)]
+struct Patch {
+    /// Offset in the structure buffer.
+    at: u32,
+    leaf: Deferred,
 }
 
 /// What the next value means, announced through a private newtype-struct name.
@@ -41,6 +47,12 @@ struct Dictionary {
     len: u32,
 }
 
+fn too_many_leaves() -> Error {
+    Error::new(ErrorKind::TooManyLeaves {
+        max: u64::from(u32::MAX),
+    })
+}
+
 impl Dictionary {
     /// Starts a new entry; returns its index within this dictionary.
     #[inline]
@@ -49,11 +61,7 @@ impl Dictionary {
             self.text.push(b'|');
         }
         let index = self.len;
-        self.len = self.len.checked_add(1).ok_or_else(|| {
-            Error::new(ErrorKind::TooManyLeaves {
-                max: u64::from(u32::MAX),
-            })
-        })?;
+        self.len = self.len.checked_add(1).ok_or_else(too_many_leaves)?;
         Ok(index)
     }
 }
@@ -66,13 +74,17 @@ pub(crate) struct Encoder<'o> {
     ints: Dictionary,
     floats: Dictionary,
     dates: Dictionary,
-    toks: Vec<Tok>,
+    /// The structure, without the deferred leaves.
+    structure: Vec<u8>,
+    patches: Vec<Patch>,
+    /// Whether the next token is the first of a container (or of the whole structure), which
+    /// takes no `|` before it.
+    after_open: bool,
     depth: usize,
     max_depth: usize,
     magic: Magic,
 }
 
-/// Appends the serialize-json encoding of `value` to `out`; on error `out` is left as it was.
 /// Buffers above this size are not kept for the next encode on the thread.
 const KEEP_CAPACITY: usize = 1 << 20;
 
@@ -83,7 +95,8 @@ struct Buffers {
     ints: Vec<u8>,
     floats: Vec<u8>,
     dates: Vec<u8>,
-    toks: Vec<Tok>,
+    structure: Vec<u8>,
+    patches: Vec<Patch>,
 }
 
 thread_local! {
@@ -103,14 +116,16 @@ impl Buffers {
         let size = self.ints.capacity()
             + self.floats.capacity()
             + self.dates.capacity()
-            + self.toks.capacity() * std::mem::size_of::<Tok>();
+            + self.structure.capacity()
+            + self.patches.capacity() * std::mem::size_of::<Patch>();
         if size > KEEP_CAPACITY {
             return;
         }
         self.ints.clear();
         self.floats.clear();
         self.dates.clear();
-        self.toks.clear();
+        self.structure.clear();
+        self.patches.clear();
         // Ignored when the thread is shutting down: the buffers are just dropped.
         let _ = BUFFERS.try_with(|b| {
             if let Ok(mut slot) = b.try_borrow_mut() {
@@ -131,7 +146,8 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
         ints,
         floats,
         dates,
-        toks,
+        structure,
+        patches,
     } = Buffers::take();
     let mut encoder = Encoder {
         out: &mut *out,
@@ -145,7 +161,9 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
             text: dates,
             len: 0,
         },
-        toks,
+        structure,
+        patches,
+        after_open: true,
         depth: 0,
         max_depth,
         magic: Magic::None,
@@ -158,7 +176,8 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
         ints: encoder.ints.text,
         floats: encoder.floats.text,
         dates: encoder.dates.text,
-        toks: encoder.toks,
+        structure: encoder.structure,
+        patches: encoder.patches,
     }
     .put_back();
     if result.is_err() {
@@ -168,7 +187,8 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
 }
 
 impl Encoder<'_> {
-    /// Writes the four `^` separators, the other dictionaries and the structure.
+    /// Writes the four `^` separators, the other dictionaries and the structure with its
+    /// deferred leaves filled in.
     fn finish(&mut self) {
         let Encoder {
             out,
@@ -176,10 +196,18 @@ impl Encoder<'_> {
             ints,
             floats,
             dates,
-            toks,
+            structure,
+            patches,
             ..
         } = self;
-        out.reserve(ints.text.len() + floats.text.len() + dates.text.len() + 4);
+        out.reserve(
+            ints.text.len()
+                + floats.text.len()
+                + dates.text.len()
+                + 4
+                + structure.len()
+                + patches.len() * 4,
+        );
         out.push(b'^');
         out.extend_from_slice(&ints.text);
         out.push(b'^');
@@ -190,55 +218,37 @@ impl Encoder<'_> {
         let int_base = u64::from(*strings);
         let float_base = int_base + u64::from(ints.len);
         let date_base = float_base + u64::from(floats.len);
-        let leaves = date_base + u64::from(dates.len);
-        // The structure is written into a slice sized for the widest token: a separator plus
-        // the longest index (or a two-byte special); the unused tail is cut off at the end.
-        let widest = 1 + number::base36_len(leaves.saturating_sub(1)).max(2);
-        let start = out.len();
-        out.resize(start + toks.len() * widest, 0);
-        let buf = &mut out[start..];
-        let mut written = 0;
-        // Children are joined by `|`: a separator goes before every token except the first, a
-        // container's first child, and a `]`.
-        let mut after_open = true;
-        for &tok in toks.iter() {
-            if let Tok::Close = tok {
-                buf[written] = b']';
-                written += 1;
-                after_open = false;
-                continue;
-            }
-            if !after_open {
-                buf[written] = b'|';
-                written += 1;
-            }
-            after_open = false;
-            let index = match tok {
-                Tok::Str(i) => u64::from(i),
-                Tok::Int(i) => int_base + u64::from(i),
-                Tok::Float(i) => float_base + u64::from(i),
-                Tok::Date(i) => date_base + u64::from(i),
-                Tok::Special(k) => {
-                    buf[written..written + 2].copy_from_slice(&[b'-', b'0' + k]);
-                    written += 2;
-                    continue;
-                }
-                Tok::Open(kind) => {
-                    buf[written] = kind;
-                    written += 1;
-                    after_open = true;
-                    continue;
-                }
-                Tok::Close => continue,
-            };
-            written += number::write_base36(&mut buf[written..], index);
+        let mut copied = 0;
+        for patch in patches.iter() {
+            let at = patch.at as usize;
+            out.extend_from_slice(&structure[copied..at]);
+            copied = at;
+            number::push_u64(
+                out,
+                match patch.leaf {
+                    Deferred::Int(i) => int_base + u64::from(i),
+                    Deferred::Float(i) => float_base + u64::from(i),
+                    Deferred::Date(i) => date_base + u64::from(i),
+                },
+            );
         }
-        out.truncate(start + written);
+        out.extend_from_slice(&structure[copied..]);
+    }
+
+    /// Children are joined by `|`: a separator goes before every token except the first, a
+    /// container's first child, and a `]`.
+    #[inline]
+    fn separator(&mut self) {
+        if !self.after_open {
+            self.structure.push(b'|');
+        }
+        self.after_open = false;
     }
 
     #[inline]
     fn special(&mut self, kind: u8) {
-        self.toks.push(Tok::Special(kind));
+        self.separator();
+        self.structure.extend_from_slice(&[b'-', b'0' + kind]);
     }
 
     #[inline]
@@ -251,12 +261,18 @@ impl Encoder<'_> {
             self.out.push(b'|');
         }
         push_escaped(self.out, s);
-        self.toks.push(Tok::Str(self.strings));
-        self.strings = self.strings.checked_add(1).ok_or_else(|| {
-            Error::new(ErrorKind::TooManyLeaves {
-                max: u64::from(u32::MAX),
-            })
-        })?;
+        self.separator();
+        number::push_u64(&mut self.structure, u64::from(self.strings));
+        self.strings = self.strings.checked_add(1).ok_or_else(too_many_leaves)?;
+        Ok(())
+    }
+
+    /// Notes a leaf to be written at the current end of the structure.
+    #[inline]
+    fn defer(&mut self, leaf: Deferred) -> Result<(), Error> {
+        self.separator();
+        let at = u32::try_from(self.structure.len()).map_err(|_| too_many_leaves())?;
+        self.patches.push(Patch { at, leaf });
         Ok(())
     }
 
@@ -264,23 +280,20 @@ impl Encoder<'_> {
     fn int_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
         let index = self.ints.begin_entry()?;
         write(&mut self.ints.text);
-        self.toks.push(Tok::Int(index));
-        Ok(())
+        self.defer(Deferred::Int(index))
     }
 
     #[inline]
     fn float_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
         let index = self.floats.begin_entry()?;
         write(&mut self.floats.text);
-        self.toks.push(Tok::Float(index));
-        Ok(())
+        self.defer(Deferred::Float(index))
     }
 
     fn date(&mut self, millis: i64) -> Result<(), Error> {
         let index = self.dates.begin_entry()?;
         number::push_i64(&mut self.dates.text, millis);
-        self.toks.push(Tok::Date(index));
-        Ok(())
+        self.defer(Deferred::Date(index))
     }
 
     fn f64(&mut self, x: f64) -> Result<(), Error> {
@@ -300,14 +313,17 @@ impl Encoder<'_> {
         self.depth += 1;
         // A magic name applies to the value it wraps, not to anything nested inside it.
         self.magic = Magic::None;
-        self.toks.push(Tok::Open(kind));
+        self.separator();
+        self.structure.push(kind);
+        self.after_open = true;
         Ok(())
     }
 
     #[inline]
     fn close(&mut self) {
         self.depth -= 1;
-        self.toks.push(Tok::Close);
+        self.structure.push(b']');
+        self.after_open = false;
     }
 }
 
