@@ -3,10 +3,21 @@
 //! Only these five characters are touched; everything else (newlines, non-ASCII) is written as
 //! is. Decoding is one left-to-right pass and is case-sensitive, as in Node (`%2b` stays `%2b`).
 
+/// Which bytes need an escape in the string dictionary.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b' ' as usize] = true;
+    table[b'+' as usize] = true;
+    table[b'|' as usize] = true;
+    table[b'^' as usize] = true;
+    table[b'%' as usize] = true;
+    table
+};
+
 /// Whether `b` needs an escape in the string dictionary.
 #[inline]
 fn needs_escape(b: u8) -> bool {
-    matches!(b, b' ' | b'+' | b'|' | b'^' | b'%')
+    NEEDS_ESCAPE[usize::from(b)]
 }
 
 /// Appends `s`, escaped, to `out`.
