@@ -31,6 +31,35 @@ enum Token {
     End,
 }
 
+/// [`STRUCTURE_CLASS`] of the bytes that end a token: `|`, `@`, `$`, `*`, `#` and `]`.
+const DELIMITER: u8 = 36;
+/// [`STRUCTURE_CLASS`] of every other byte that is not a base-36 digit.
+const OTHER: u8 = 37;
+
+/// What each byte is in the structure: a base-36 digit's value (either case), [`DELIMITER`]
+/// or [`OTHER`].
+static STRUCTURE_CLASS: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 26 {
+        table[b'A' as usize + i] = 10 + i as u8;
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    let delimiters = *b"|@$*#]";
+    let mut i = 0;
+    while i < delimiters.len() {
+        table[delimiters[i] as usize] = DELIMITER;
+        i += 1;
+    }
+    table
+};
+
 /// Which dictionary a leaf lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LeafKind {
@@ -175,13 +204,15 @@ impl<'de> Decoder<'de> {
     #[inline]
     fn peek_byte(&mut self) -> Option<u8> {
         let bytes = self.input.as_bytes();
-        while let Some(&b) = bytes.get(self.pos) {
-            if b != b'|' {
-                return Some(b);
+        let mut pos = self.pos;
+        let next = loop {
+            match bytes.get(pos) {
+                Some(b'|') => pos += 1,
+                other => break other.copied(),
             }
-            self.pos += 1;
-        }
-        None
+        };
+        self.pos = pos;
+        next
     }
 
     /// Whether the current container is over: at `]` (not consumed) or at the end of input
@@ -212,6 +243,28 @@ impl<'de> Decoder<'de> {
             }
         };
         self.token_start = pos;
+        let class = STRUCTURE_CLASS[usize::from(first)];
+        if class < DELIMITER {
+            // An index. 12 digits always fit (36^12 < 2^63); longer ones take the slow path,
+            // so the wrapping arithmetic never yields a wrong index.
+            let mut index = u64::from(class);
+            let mut end = pos + 1;
+            loop {
+                let class = bytes
+                    .get(end)
+                    .map_or(DELIMITER, |&c| STRUCTURE_CLASS[usize::from(c)]);
+                if class >= DELIMITER {
+                    if class == DELIMITER && end - pos <= 12 {
+                        self.pos = end;
+                        return self.leaf(index);
+                    }
+                    break;
+                }
+                index = index.wrapping_mul(36).wrapping_add(u64::from(class));
+                end += 1;
+            }
+            return self.next_token_slow(pos);
+        }
         match first {
             b'@' | b'$' | b'*' | b'#' => {
                 self.pos = pos + 1;
@@ -222,41 +275,16 @@ impl<'de> Decoder<'de> {
                 return Ok(Token::Close);
             }
             b'-' => {
-                if let (
-                    Some(&d @ b'1'..=b'5'),
-                    None | Some(b'|' | b'@' | b'$' | b'*' | b'#' | b']'),
-                ) = (bytes.get(pos + 1), bytes.get(pos + 2))
-                {
+                let special = bytes.get(pos + 1).copied().unwrap_or(0);
+                let after = bytes
+                    .get(pos + 2)
+                    .map_or(DELIMITER, |&c| STRUCTURE_CLASS[usize::from(c)]);
+                if (b'1'..=b'5').contains(&special) && after == DELIMITER {
                     self.pos = pos + 2;
-                    return Ok(Token::Special(d - b'0'));
+                    return Ok(Token::Special(special - b'0'));
                 }
             }
-            _ => {
-                let mut index = 0u64;
-                let mut end = pos;
-                // 12 digits always fit (36^12 < 2^63); longer tokens take the slow path.
-                while end - pos < 12 {
-                    match bytes.get(end) {
-                        Some(&c) => match number::digit(c) {
-                            Some(d) => {
-                                index = index * 36 + u64::from(d);
-                                end += 1;
-                            }
-                            None => break,
-                        },
-                        None => break,
-                    }
-                }
-                if end > pos
-                    && matches!(
-                        bytes.get(end),
-                        None | Some(b'|' | b'@' | b'$' | b'*' | b'#' | b']')
-                    )
-                {
-                    self.pos = end;
-                    return self.leaf(index);
-                }
-            }
+            _ => {}
         }
         self.next_token_slow(pos)
     }
@@ -336,8 +364,15 @@ impl<'de> Decoder<'de> {
         }
     }
 
+    /// The text of entry `index`.
+    #[inline]
     fn entry(&self, index: usize) -> &'de str {
-        self.string_entry(index).0
+        let input: &'de str = self.input;
+        // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
+        self.dictionaries
+            .range(index)
+            .and_then(|range| input.get(range))
+            .unwrap_or("")
     }
 
     /// The text of entry `index` and whether it contains `+` or `%` (only then can a string

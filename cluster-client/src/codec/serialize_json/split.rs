@@ -113,61 +113,76 @@ impl Dictionaries {
     pub(super) fn split(&mut self, bytes: &[u8]) -> Result<Sections, usize> {
         debug_assert!(bytes.len() <= MAX_LEN);
         self.clear();
-        let mut ends = [0usize; 4];
-        let mut found = 0;
-        let mut entry_start = 0u32;
-        let mut section_start = 0u32;
-        let mut base = 0u32;
-        for chunk in bytes.chunks(64) {
-            // Zero padding in the last block matches none of the four bytes.
-            let mut block = [0u8; 64];
-            block[..chunk.len()].copy_from_slice(chunk);
-            let (separators, carets, escapes) = block_masks(&block);
-            self.escapes.push(escapes);
-            let mut rest = separators;
-            if carets == 0 {
-                while rest != 0 {
-                    let at = base + rest.trailing_zeros();
-                    self.entries.push(Entry {
-                        start: entry_start,
-                        end: at,
-                    });
-                    entry_start = at + 1;
-                    rest &= rest - 1;
-                }
-            } else {
-                // One of the (only four) blocks with a section end.
-                while rest != 0 {
-                    let bit = rest.trailing_zeros();
-                    let at = base + bit;
-                    let entry = Entry {
-                        start: entry_start,
-                        end: at,
-                    };
-                    if carets & (1 << bit) == 0 {
-                        self.entries.push(entry);
-                    } else {
-                        if at > section_start {
-                            self.entries.push(entry);
-                        }
-                        ends[found] = self.entries.len();
-                        found += 1;
-                        if found == 4 {
-                            return Ok(Sections {
-                                ends,
-                                structure_start: at as usize + 1,
-                            });
-                        }
-                        section_start = at + 1;
-                    }
-                    entry_start = at + 1;
-                    rest &= rest - 1;
-                }
-            }
-            base += 64;
-        }
-        Err(found)
+        // Local vectors, so their lengths stay in registers; given back at the end.
+        let mut entries = std::mem::take(&mut self.entries);
+        let mut escapes = std::mem::take(&mut self.escapes);
+        let sections = split_into(bytes, &mut entries, &mut escapes);
+        self.entries = entries;
+        self.escapes = escapes;
+        sections
     }
+}
+
+/// [`Dictionaries::split`] on plain vectors.
+fn split_into(
+    bytes: &[u8],
+    entries: &mut Vec<Entry>,
+    escape_bits: &mut Vec<u64>,
+) -> Result<Sections, usize> {
+    let mut ends = [0usize; 4];
+    let mut found = 0;
+    let mut entry_start = 0u32;
+    let mut section_start = 0u32;
+    let mut base = 0u32;
+    for chunk in bytes.chunks(64) {
+        // Zero padding in the last block matches none of the four bytes.
+        let mut block = [0u8; 64];
+        block[..chunk.len()].copy_from_slice(chunk);
+        let (separators, carets, escapes) = block_masks(&block);
+        escape_bits.push(escapes);
+        let mut rest = separators;
+        if carets == 0 {
+            while rest != 0 {
+                let at = base + rest.trailing_zeros();
+                entries.push(Entry {
+                    start: entry_start,
+                    end: at,
+                });
+                entry_start = at + 1;
+                rest &= rest - 1;
+            }
+        } else {
+            // One of the (only four) blocks with a section end.
+            while rest != 0 {
+                let bit = rest.trailing_zeros();
+                let at = base + bit;
+                let entry = Entry {
+                    start: entry_start,
+                    end: at,
+                };
+                if carets & (1 << bit) == 0 {
+                    entries.push(entry);
+                } else {
+                    if at > section_start {
+                        entries.push(entry);
+                    }
+                    ends[found] = entries.len();
+                    found += 1;
+                    if found == 4 {
+                        return Ok(Sections {
+                            ends,
+                            structure_start: at as usize + 1,
+                        });
+                    }
+                    section_start = at + 1;
+                }
+                entry_start = at + 1;
+                rest &= rest - 1;
+            }
+        }
+        base += 64;
+    }
+    Err(found)
 }
 
 #[cfg(test)]
