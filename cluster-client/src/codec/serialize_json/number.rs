@@ -32,6 +32,24 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// Appends `|` (when `separated`) and `n` in upper-case base 36, with one append for the
+/// common short forms.
+#[inline]
+pub(crate) fn push_separated_u64(out: &mut Vec<u8>, separated: bool, n: u64) {
+    match (separated, n) {
+        (true, 0..36) => out.extend_from_slice(&[b'|', DIGITS[n as usize]]),
+        (true, 36..1296) => {
+            let [a, b] = PAIRS[n as usize];
+            out.extend_from_slice(&[b'|', a, b]);
+        }
+        (true, _) => {
+            out.push(b'|');
+            push_u64_long(out, n);
+        }
+        (false, _) => push_u64(out, n),
+    }
+}
+
 fn push_u64_long(out: &mut Vec<u8>, mut n: u64) {
     // u64::MAX has 13 base-36 digits.
     let mut buf = [0u8; 13];

@@ -236,19 +236,27 @@ impl Encoder<'_> {
     }
 
     /// Children are joined by `|`: a separator goes before every token except the first, a
-    /// container's first child, and a `]`.
+    /// container's first child, and a `]`. Returns whether this token takes one.
+    #[inline]
+    fn separated(&mut self) -> bool {
+        !std::mem::replace(&mut self.after_open, false)
+    }
+
+    /// Writes the separator if needed.
     #[inline]
     fn separator(&mut self) {
-        if !self.after_open {
+        if self.separated() {
             self.structure.push(b'|');
         }
-        self.after_open = false;
     }
 
     #[inline]
     fn special(&mut self, kind: u8) {
-        self.separator();
-        self.structure.extend_from_slice(&[b'-', b'0' + kind]);
+        if self.separated() {
+            self.structure.extend_from_slice(&[b'|', b'-', b'0' + kind]);
+        } else {
+            self.structure.extend_from_slice(&[b'-', b'0' + kind]);
+        }
     }
 
     #[inline]
@@ -261,8 +269,8 @@ impl Encoder<'_> {
             self.out.push(b'|');
         }
         push_escaped(self.out, s);
-        self.separator();
-        number::push_u64(&mut self.structure, u64::from(self.strings));
+        let separated = self.separated();
+        number::push_separated_u64(&mut self.structure, separated, u64::from(self.strings));
         self.strings = self.strings.checked_add(1).ok_or_else(too_many_leaves)?;
         Ok(())
     }
@@ -313,8 +321,11 @@ impl Encoder<'_> {
         self.depth += 1;
         // A magic name applies to the value it wraps, not to anything nested inside it.
         self.magic = Magic::None;
-        self.separator();
-        self.structure.push(kind);
+        if self.separated() {
+            self.structure.extend_from_slice(&[b'|', kind]);
+        } else {
+            self.structure.push(kind);
+        }
         self.after_open = true;
         Ok(())
     }
