@@ -382,13 +382,8 @@ impl<'de> Decoder<'de> {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
         self.dictionaries
-            .range(index)
-            .and_then(|range| {
-                Some((
-                    input.get(range.clone())?,
-                    self.dictionaries.has_escapes(range),
-                ))
-            })
+            .range_and_escaped(index)
+            .and_then(|(range, escaped)| Some((input.get(range)?, escaped)))
             .unwrap_or(("", false))
     }
 

@@ -44,7 +44,7 @@ pub enum ErrorKind {
     #[error("empty input: a serialize-json payload has 4 '^' separators and a structure")]
     EmptyInput,
     /// The payload is larger than this decoder addresses.
-    #[error("payload of {len} bytes is too large: at most 4 GiB")]
+    #[error("payload of {len} bytes is too large: at most 2 GiB")]
     TooLarge {
         /// Its size.
         len: usize,

@@ -2,21 +2,24 @@
 //!
 //! Each 64-byte block is compared against `|`, `^`, `+` and `%` with 16-byte SIMD lanes
 //! (`wide`, safe on every target) into bit masks; the entries are then read off the
-//! separator bits. The `+`/`%` bits are kept as a bitmap, so whether a string entry needs
-//! unescaping is a lookup, not a scan.
+//! separator bits. Each entry also records whether it holds a `+` or `%`: only those string
+//! entries need unescaping.
 
 use std::ops::Range;
 
 use wide::u8x16;
 
-/// The largest payload the splitter addresses (offsets are stored as `u32`).
-pub(super) const MAX_LEN: usize = u32::MAX as usize - 64;
+/// The escape flag, kept in the top bit of an entry's end offset.
+const ESCAPED: u32 = 1 << 31;
 
-/// One dictionary entry: a byte range of the input.
+/// The largest payload the splitter addresses (offsets are `u32`s with the top bit spare).
+pub(super) const MAX_LEN: usize = (ESCAPED - 64) as usize;
+
+/// One dictionary entry: a byte range of the input, and the escape flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
     start: u32,
-    end: u32,
+    end_and_flag: u32,
 }
 
 /// Where the dictionaries end and the structure starts.
@@ -28,12 +31,10 @@ pub(super) struct Sections {
     pub(super) structure_start: usize,
 }
 
-/// The entries of a payload's four dictionaries, and where `+` and `%` occur in them.
+/// The entries of a payload's four dictionaries.
 #[derive(Debug, Default)]
 pub(super) struct Dictionaries {
     entries: Vec<Entry>,
-    /// Bit `i % 64` of word `i / 64` is set when input byte `i` is `+` or `%`.
-    escapes: Vec<u64>,
 }
 
 /// The masks of one 64-byte block: bit `i` set where byte `i` is `|` or `^`; where it is
@@ -61,16 +62,14 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64, u64) {
 }
 
 impl Dictionaries {
-    /// Forgets the last payload's entries, keeping the allocations.
+    /// Forgets the last payload's entries, keeping the allocation.
     pub(super) fn clear(&mut self) {
         self.entries.clear();
-        self.escapes.clear();
     }
 
     /// The heap memory held, in bytes.
     pub(super) fn capacity_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.escapes.capacity() * std::mem::size_of::<u64>()
     }
 
     /// The number of entries in all four dictionaries.
@@ -83,24 +82,19 @@ impl Dictionaries {
     pub(super) fn range(&self, index: usize) -> Option<Range<usize>> {
         self.entries
             .get(index)
-            .map(|e| e.start as usize..e.end as usize)
+            .map(|e| e.start as usize..(e.end_and_flag & !ESCAPED) as usize)
     }
 
-    /// Whether any byte in `range` (of the dictionaries) is `+` or `%`: only then can a string
-    /// entry need unescaping.
+    /// The byte range of entry `index` and whether it contains `+` or `%` (only then can a
+    /// string entry need unescaping).
     #[inline]
-    pub(super) fn has_escapes(&self, range: Range<usize>) -> bool {
-        if range.is_empty() {
-            return false;
-        }
-        let (first, last) = (range.start / 64, (range.end - 1) / 64);
-        let head = u64::MAX << (range.start % 64);
-        let tail = u64::MAX >> (63 - (range.end - 1) % 64);
-        let word = |i: usize| self.escapes.get(i).copied().unwrap_or(0);
-        if first == last {
-            return word(first) & head & tail != 0;
-        }
-        word(first) & head != 0 || (first + 1..last).any(|i| word(i) != 0) || word(last) & tail != 0
+    pub(super) fn range_and_escaped(&self, index: usize) -> Option<(Range<usize>, bool)> {
+        self.entries.get(index).map(|e| {
+            (
+                e.start as usize..(e.end_and_flag & !ESCAPED) as usize,
+                e.end_and_flag & ESCAPED != 0,
+            )
+        })
     }
 
     /// Splits the four `^`-terminated dictionaries at the start of `bytes` (at most
@@ -113,73 +107,80 @@ impl Dictionaries {
     pub(super) fn split(&mut self, bytes: &[u8]) -> Result<Sections, usize> {
         debug_assert!(bytes.len() <= MAX_LEN);
         self.clear();
-        // Local vectors, so their lengths stay in registers; given back at the end.
+        // A local vector, so that its length stays in a register; given back at the end.
         let mut entries = std::mem::take(&mut self.entries);
-        let mut escapes = std::mem::take(&mut self.escapes);
-        let sections = split_into(bytes, &mut entries, &mut escapes);
+        let sections = split_into(bytes, &mut entries);
         self.entries = entries;
-        self.escapes = escapes;
         sections
     }
 }
 
-/// [`Dictionaries::split`] on plain vectors.
-fn split_into(
-    bytes: &[u8],
-    entries: &mut Vec<Entry>,
-    escape_bits: &mut Vec<u64>,
-) -> Result<Sections, usize> {
+/// Where the splitter is: the current entry's start and whether it has shown a `+` or `%`
+/// in an earlier block.
+struct Cursor {
+    entry_start: u32,
+    carried: bool,
+}
+
+impl Cursor {
+    /// Ends the current entry at the separator at `base + bit`, taking the escape bits before
+    /// it out of `escapes`.
+    #[inline]
+    fn end_entry(&mut self, base: u32, bit: u32, escapes: &mut u64) -> Entry {
+        let at = base + bit;
+        let before = (1u64 << bit) - 1;
+        let escaped = self.carried || *escapes & before != 0;
+        *escapes &= !before;
+        self.carried = false;
+        let entry = Entry {
+            start: self.entry_start,
+            end_and_flag: at | if escaped { ESCAPED } else { 0 },
+        };
+        self.entry_start = at + 1;
+        entry
+    }
+}
+
+/// [`Dictionaries::split`] on a plain vector.
+fn split_into(bytes: &[u8], entries: &mut Vec<Entry>) -> Result<Sections, usize> {
     let mut ends = [0usize; 4];
     let mut found = 0;
-    let mut entry_start = 0u32;
     let mut section_start = 0u32;
+    let mut cursor = Cursor {
+        entry_start: 0,
+        carried: false,
+    };
     let mut base = 0u32;
     for chunk in bytes.chunks(64) {
         // Zero padding in the last block matches none of the four bytes.
         let mut block = [0u8; 64];
         block[..chunk.len()].copy_from_slice(chunk);
-        let (separators, carets, escapes) = block_masks(&block);
-        escape_bits.push(escapes);
+        let (separators, carets, mut escapes) = block_masks(&block);
         let mut rest = separators;
-        if carets == 0 {
-            while rest != 0 {
-                let at = base + rest.trailing_zeros();
-                entries.push(Entry {
-                    start: entry_start,
-                    end: at,
+        while rest != 0 {
+            let bit = rest.trailing_zeros();
+            rest &= rest - 1;
+            let entry = cursor.end_entry(base, bit, &mut escapes);
+            if carets & (1 << bit) == 0 {
+                entries.push(entry);
+                continue;
+            }
+            // A section end (four in a payload).
+            let at = base + bit;
+            if at > section_start {
+                entries.push(entry);
+            }
+            ends[found] = entries.len();
+            found += 1;
+            if found == 4 {
+                return Ok(Sections {
+                    ends,
+                    structure_start: at as usize + 1,
                 });
-                entry_start = at + 1;
-                rest &= rest - 1;
             }
-        } else {
-            // One of the (only four) blocks with a section end.
-            while rest != 0 {
-                let bit = rest.trailing_zeros();
-                let at = base + bit;
-                let entry = Entry {
-                    start: entry_start,
-                    end: at,
-                };
-                if carets & (1 << bit) == 0 {
-                    entries.push(entry);
-                } else {
-                    if at > section_start {
-                        entries.push(entry);
-                    }
-                    ends[found] = entries.len();
-                    found += 1;
-                    if found == 4 {
-                        return Ok(Sections {
-                            ends,
-                            structure_start: at as usize + 1,
-                        });
-                    }
-                    section_start = at + 1;
-                }
-                entry_start = at + 1;
-                rest &= rest - 1;
-            }
+            section_start = at + 1;
         }
+        cursor.carried |= escapes != 0;
         base += 64;
     }
     Err(found)
@@ -232,8 +233,7 @@ mod tests {
         let mut dictionaries = Dictionaries::default();
         let sections = dictionaries.split(bytes)?;
         let entries = (0..dictionaries.len())
-            .filter_map(|i| dictionaries.range(i))
-            .map(|range| (range.clone(), dictionaries.has_escapes(range)))
+            .filter_map(|i| dictionaries.range_and_escaped(i))
             .collect();
         Ok((entries, sections))
     }
