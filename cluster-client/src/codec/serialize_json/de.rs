@@ -227,7 +227,7 @@ impl<'de> Decoder<'de> {
     /// The common tokens (a container mark, `]`, an index of up to 12 digits, `-1` … `-5`)
     /// are read here; everything else, including every malformed token, by
     /// [`Self::next_token_slow`].
-    #[inline]
+    #[inline(always)]
     fn next_token(&mut self) -> Result<Token, Error> {
         let bytes = self.input.as_bytes();
         let mut pos = self.pos;
