@@ -352,6 +352,7 @@ impl<'de> Decoder<'de> {
         token
     }
 
+    #[inline]
     fn kind(&self, index: usize) -> LeafKind {
         if index < self.strings_end {
             LeafKind::Str
@@ -415,6 +416,7 @@ impl<'de> Decoder<'de> {
     }
 
     /// The integer in integer or date entry `index`.
+    #[inline]
     fn integer(&self, index: usize) -> Result<Integer, Error> {
         let text = self.entry(index);
         number::parse_base36(text.as_bytes()).ok_or_else(|| {
@@ -431,6 +433,7 @@ impl<'de> Decoder<'de> {
     }
 
     /// The number in float entry `index`.
+    #[inline]
     fn float(&self, index: usize) -> Result<f64, Error> {
         let text = self.entry(index);
         number::parse_js_float(text).ok_or_else(|| {
@@ -441,6 +444,7 @@ impl<'de> Decoder<'de> {
     }
 
     /// Any numeric leaf as a double.
+    #[inline]
     fn number_f64(&self, index: usize) -> Result<f64, Error> {
         match self.kind(index) {
             LeafKind::Float => self.float(index),
@@ -448,6 +452,7 @@ impl<'de> Decoder<'de> {
         }
     }
 
+    #[inline]
     fn enter(&mut self) -> Result<(), Error> {
         if self.depth >= self.max_depth {
             return Err(Error::new(ErrorKind::TooDeep {
@@ -459,16 +464,28 @@ impl<'de> Decoder<'de> {
     }
 
     /// Consumes the `]` (or end of input) that closes the current container.
+    #[inline]
     fn leave(&mut self, what: &'static str) -> Result<(), Error> {
         self.depth -= 1;
-        match self.next_token()? {
-            Token::Close | Token::End => Ok(()),
-            _ => Err(Error::new(ErrorKind::UnexpectedValue {
-                expected: what,
-                found: "more elements",
-                offset: self.token_start,
-            })),
+        match self.peek_byte() {
+            Some(b']') => {
+                self.pos += 1;
+                Ok(())
+            }
+            None => Ok(()),
+            Some(_) => Err(self.more_elements(what)),
         }
+    }
+
+    /// The error for a container with more children than its type takes.
+    #[cold]
+    fn more_elements(&mut self, what: &'static str) -> Error {
+        self.token_start = self.pos;
+        Error::new(ErrorKind::UnexpectedValue {
+            expected: what,
+            found: "more elements",
+            offset: self.pos,
+        })
     }
 
     /// Visits string leaf `index`, borrowed from the input unless it has escapes.
