@@ -41,14 +41,10 @@ const OTHER: u8 = 37;
 static STRUCTURE_CLASS: [u8; 256] = {
     let mut table = [OTHER; 256];
     let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 26 {
-        table[b'A' as usize + i] = 10 + i as u8;
-        table[b'a' as usize + i] = 10 + i as u8;
+    while i < 256 {
+        if number::DIGIT_VALUES[i] != number::NOT_A_DIGIT {
+            table[i] = number::DIGIT_VALUES[i];
+        }
         i += 1;
     }
     let delimiters = *b"|@$*#]";

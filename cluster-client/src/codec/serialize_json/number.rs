@@ -255,9 +255,12 @@ impl Integer {
     }
 }
 
-/// Value of each byte as a base-36 digit (either case); 255 for anything else.
-const DIGIT_VALUES: [u8; 256] = {
-    let mut table = [255u8; 256];
+/// [`DIGIT_VALUES`] of a byte that is not a base-36 digit.
+pub(crate) const NOT_A_DIGIT: u8 = 255;
+
+/// Value of each byte as a base-36 digit (either case); [`NOT_A_DIGIT`] for anything else.
+pub(crate) const DIGIT_VALUES: [u8; 256] = {
+    let mut table = [NOT_A_DIGIT; 256];
     let mut i = 0;
     while i < 36 {
         table[DIGITS[i] as usize] = i as u8;
@@ -271,7 +274,7 @@ const DIGIT_VALUES: [u8; 256] = {
 #[inline]
 pub(crate) fn digit(b: u8) -> Option<u8> {
     match DIGIT_VALUES[b as usize] {
-        255 => None,
+        NOT_A_DIGIT => None,
         d => Some(d),
     }
 }
