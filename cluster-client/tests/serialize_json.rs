@@ -791,6 +791,46 @@ fn malformed_input_is_reported_precisely() {
 }
 
 #[test]
+fn structure_tokens_read_as_node_reads_them() {
+    // `-0` is index 0 to `parseInt`, indices are case-insensitive, and leading zeros past the
+    // 12-digit fast path still read as a number.
+    assert_eq!(from_slice::<Value>(b"x^^^^-0").ok(), Some(json!("x")));
+    assert_eq!(
+        from_slice::<Value>(b"a|b|c|d|e|f|g|h|i|j|k^^^^a").ok(),
+        Some(json!("k"))
+    );
+    assert_eq!(
+        from_slice::<Value>(b"x^^^^0000000000000").ok(),
+        Some(json!("x"))
+    );
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"^^^^-12",
+            "unknown special token -12 at byte 4 (expected -1 to -5)",
+        ),
+        // `x` is a base-36 digit: `-1x` is a number, just not a special one.
+        (
+            b"^^^^-1x",
+            "unknown special token -1x at byte 4 (expected -1 to -5)",
+        ),
+        (b"^^^^-1.", "invalid base-36 integer \"-1.\" at byte 4"),
+        (b"^^^^@1.5]", "invalid base-36 integer \"1.5\" at byte 5"),
+        (
+            b"^^^^1000000000000",
+            "leaf index 4738381338321616896 out of range: the dictionaries hold 0 entries (at byte 4)",
+        ),
+    ];
+    for (bytes, message) in cases {
+        assert_eq!(
+            decode_error::<Value>(bytes),
+            *message,
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+#[test]
 fn type_mismatches_name_both_sides() {
     assert_eq!(
         decode_error::<String>(b"^^^^@]"),
