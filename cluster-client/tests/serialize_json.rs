@@ -737,6 +737,18 @@ fn decode_error<T: serde::de::DeserializeOwned + fmt::Debug>(bytes: &[u8]) -> St
     from_slice::<T>(bytes).expect_err("must fail").to_string()
 }
 
+/// Checks that each payload fails to decode (as a `Value`) with exactly its message.
+fn assert_decode_errors(cases: &[(&[u8], &str)]) {
+    for (bytes, message) in cases {
+        assert_eq!(
+            decode_error::<Value>(bytes),
+            *message,
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
 #[test]
 fn malformed_input_is_reported_precisely() {
     let cases: &[(&[u8], &str)] = &[
@@ -780,14 +792,7 @@ fn malformed_input_is_reported_precisely() {
         ),
         (b"^^^^]", "expected a value, found ']' at byte 4"),
     ];
-    for (bytes, message) in cases {
-        assert_eq!(
-            decode_error::<Value>(bytes),
-            *message,
-            "{:?}",
-            String::from_utf8_lossy(bytes)
-        );
-    }
+    assert_decode_errors(cases);
 }
 
 #[test]
@@ -820,14 +825,7 @@ fn structure_tokens_read_as_node_reads_them() {
             "leaf index 4738381338321616896 out of range: the dictionaries hold 0 entries (at byte 4)",
         ),
     ];
-    for (bytes, message) in cases {
-        assert_eq!(
-            decode_error::<Value>(bytes),
-            *message,
-            "{:?}",
-            String::from_utf8_lossy(bytes)
-        );
-    }
+    assert_decode_errors(cases);
 }
 
 #[test]
