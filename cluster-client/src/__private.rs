@@ -14,15 +14,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{Codec, CodecError};
+use crate::handle::encode_typed;
 use crate::options::{LagPolicy, Options, RolePolicy};
-use crate::protocol::ArgsWriter;
+use crate::routing::Answer;
 use crate::scope::Scope;
 use crate::{DecodeArgs, EncodeArgs};
 
 // The runtime and std items generated code names.
+pub use crate::builder::Builder;
 pub use crate::codec::PayloadCodec;
 pub use crate::error::{Error, RemoteError};
-pub use crate::handle::{Builder, Handle, Route};
+pub use crate::handle::Handle;
 pub use crate::service::{BoxFuture, Call, InvokeError, Service, ValueStream};
 pub use core::clone::Clone;
 pub use core::default::Default;
@@ -74,31 +76,21 @@ where
     F: FnOnce(Arc<S::Client>, A) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let deadline = handle.deadline();
-    let route = match handle.route(method, deadline).await {
-        Ok(route) => route,
-        Err(e) => return Err(E::from(e)),
-    };
-    match route {
-        Route::Local(client) => local(client, args).await,
-        Route::Remote(remote) => {
-            let codec = handle.codec().clone();
-            let sent = remote
-                .invoke(method, deadline, A::COUNT, |out| {
-                    args.encode_args(&codec, &mut ArgsWriter::new(out))
-                })
-                .await;
-            match sent {
-                Ok(bytes) => codec.decode::<T>(&bytes).map_err(|e| {
-                    E::from(Error::Codec {
-                        channel: handle.channel().to_owned(),
-                        method: method.to_owned(),
-                        source: Arc::new(e),
-                    })
-                }),
-                Err(e) => Err(typed_error(&codec, e)),
-            }
-        }
+    if let Err(e) = handle.check_open() {
+        return Err(E::from(e));
+    }
+    let core = handle.core();
+    let codec = &core.options.codec;
+    let timeout = core.options.response_timeout;
+    let answer = core
+        .call(method, timeout, args, A::COUNT, encode_typed::<A>, local)
+        .await;
+    match answer {
+        Ok(Answer::Local(result)) => result,
+        Ok(Answer::Remote(bytes)) => codec
+            .decode::<T>(&bytes)
+            .map_err(|e| E::from(core.codec_error(method, e))),
+        Err(e) => Err(typed_error(codec, e)),
     }
 }
 

@@ -139,6 +139,20 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Something holds the port that does not answer like a cluster-client leader (an HTTP
+    /// server, a silent or garbling process). The handle keeps retrying in the background.
+    #[error(
+        "channel {channel}: port {port} is held by something that is not a cluster-client leader: {seen}"
+    )]
+    PortHeldByStranger {
+        /// The channel.
+        channel: String,
+        /// The port.
+        port: u16,
+        /// What the port's owner did: closed the connection, sent bytes that are not a
+        /// frame, or did not answer.
+        seen: String,
+    },
     /// The same channel is already used in this process by a handle of another client type.
     #[error(
         "channel {channel} on port {port} is already used in this process by a different client type"
@@ -272,6 +286,7 @@ impl Error {
             Error::Bind { .. } => "ERR_CLUSTER_BIND",
             Error::PortOccupied { .. } => "ERR_CLUSTER_PORT_OCCUPIED",
             Error::Connect { .. } => "ERR_CLUSTER_CONNECT",
+            Error::PortHeldByStranger { .. } => "ERR_CLUSTER_PORT_STRANGER",
             Error::ChannelTypeMismatch { .. } => "ERR_CLUSTER_CHANNEL_TYPE",
             Error::Usage { .. } => "ERR_CLUSTER_USAGE",
         }

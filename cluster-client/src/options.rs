@@ -72,6 +72,18 @@ pub struct Options {
     /// and a follower presents it. Default: `CLUSTER_CLIENT_SECRET`, else none. Node leaders
     /// ignore it; Node followers cannot present it.
     pub secret: Option<String>,
+    /// Leader: connections served at once on the port (registered or not). Beyond it a new
+    /// connection is closed at once. Default 1024.
+    pub max_connections: usize,
+    /// Leader: bytes that all connections of the port together may leave unread. Over it, the
+    /// connection holding the most is closed. Default 64 MiB.
+    pub max_queued_bytes: usize,
+    /// Leader: invokes of one connection running at once. Beyond it the leader stops reading
+    /// that connection until one finishes (TCP pushes back on the peer). Default 1024.
+    pub max_calls_per_connection: usize,
+    /// Leader: subscription keys one connection may hold. Beyond it, subscribe requests are
+    /// ignored with a warning. Default 100,000.
+    pub max_subscriptions_per_connection: usize,
 }
 
 impl Default for Options {
@@ -96,6 +108,10 @@ impl Default for Options {
             secret: std::env::var("CLUSTER_CLIENT_SECRET")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            max_connections: 1024,
+            max_queued_bytes: 64 * 1024 * 1024,
+            max_calls_per_connection: 1024,
+            max_subscriptions_per_connection: 100_000,
         }
     }
 }
@@ -103,7 +119,7 @@ impl Default for Options {
 impl Options {
     /// The timeout value written into request headers (milliseconds, saturating).
     pub(crate) fn response_timeout_ms(&self) -> i32 {
-        i32::try_from(self.response_timeout.as_millis()).unwrap_or(i32::MAX)
+        crate::time::header_ms(self.response_timeout)
     }
 }
 
@@ -136,7 +152,14 @@ impl std::fmt::Debug for Options {
             .field("lag_policy", &self.lag_policy)
             .field("subscribe_timeout", &self.subscribe_timeout)
             // Never print the secret itself.
-            .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("max_connections", &self.max_connections)
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("max_calls_per_connection", &self.max_calls_per_connection)
+            .field(
+                "max_subscriptions_per_connection",
+                &self.max_subscriptions_per_connection,
+            )
             .finish()
     }
 }

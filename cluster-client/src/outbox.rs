@@ -1,14 +1,33 @@
 //! The write side of a connection: callers append encoded frames to one shared buffer, and a
 //! writer task sends whatever has accumulated with one write. Many frames per syscall, and no
 //! allocation per frame once the buffer has grown.
+//!
+//! Each frame gets a number, and the outbox knows which numbers the writer has taken: a frame
+//! still queued when the connection closes was never written, so the call it carried can go
+//! to the next leader instead of failing as "may have run".
+//!
+//! Bytes waiting for a peer are bounded twice: per connection (`limit`) and, on a leader, across
+//! every connection of the port ([`QueueBudget`]). A peer over either bound is disconnected,
+//! and every write races the connection's cancellation, so a peer that never reads cannot keep
+//! the writer (and its descriptor) busy.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{FrameCodec, Header, Message, Packet, ProtocolError};
+
+/// Packets a reader handles before it yields to the writer of its connection, so that a large
+/// batch is answered while the rest of it is still being read and run.
+pub(crate) const PIPELINE_CHUNK: u64 = 16;
+
+/// How long a closing connection may take to send what it already queued.
+const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
 
 /// Why a frame could not be queued.
 #[derive(Debug, thiserror::Error)]
@@ -23,29 +42,65 @@ pub(crate) enum PushError<E> {
 
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    buf: Mutex<OutState>,
+    state: Mutex<OutState>,
     wake: Notify,
-    codec: FrameCodec,
     /// Bytes that may wait for the peer before it is judged stuck and disconnected.
     limit: usize,
+    /// Bytes queued or being written, read without the lock by the budget.
+    queued: AtomicUsize,
+    /// The largest frame this side sends: its own limit, or the peer's when that is smaller.
+    send_max: AtomicUsize,
     closed: CancellationToken,
+    budget: Option<(Arc<QueueBudget>, u64)>,
 }
 
 #[derive(Debug, Default)]
 struct OutState {
     buf: Vec<u8>,
     closed: bool,
+    /// Close once everything queued is written.
+    closing: bool,
+    /// Frames queued so far; the next frame gets this number.
+    pushed: u64,
+    /// Frames the writer has taken (numbers below this may have reached the peer).
+    taken: u64,
 }
 
 impl Outbox {
-    pub(crate) fn new(codec: FrameCodec, closed: CancellationToken) -> Self {
-        Self {
-            buf: Mutex::new(OutState::default()),
+    /// An outbox whose peer may leave up to `limit` bytes unread.
+    pub(crate) fn new(codec: FrameCodec, closed: CancellationToken, limit: usize) -> Arc<Self> {
+        Self::build(codec, closed, limit, None)
+    }
+
+    /// An outbox that also counts against a port-wide budget.
+    pub(crate) fn with_budget(
+        codec: FrameCodec,
+        closed: CancellationToken,
+        limit: usize,
+        budget: &Arc<QueueBudget>,
+    ) -> Arc<Self> {
+        Self::build(codec, closed, limit, Some(budget))
+    }
+
+    fn build(
+        codec: FrameCodec,
+        closed: CancellationToken,
+        limit: usize,
+        budget: Option<&Arc<QueueBudget>>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|weak| Self {
+            state: Mutex::new(OutState::default()),
             wake: Notify::new(),
-            limit: codec.max_frame_len().saturating_mul(2),
-            codec,
+            limit: limit.max(codec.max_frame_len()),
+            queued: AtomicUsize::new(0),
+            send_max: AtomicUsize::new(codec.max_frame_len()),
             closed,
-        }
+            budget: budget.map(|b| (b.clone(), b.join(weak.clone()))),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, OutState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Cancelled when the connection is gone, for whatever reason.
@@ -57,36 +112,66 @@ impl Outbox {
         self.closed.is_cancelled()
     }
 
-    /// Queues a frame whose payload `payload` writes in place.
+    /// Lowers the largest frame sent to what the peer said it accepts.
+    pub(crate) fn limit_frames_to(&self, peer_max: usize) {
+        self.send_max.fetch_min(peer_max, Ordering::Relaxed);
+    }
+
+    /// The largest frame this side sends.
+    pub(crate) fn send_max(&self) -> usize {
+        self.send_max.load(Ordering::Relaxed)
+    }
+
+    /// Bytes queued or being written.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Whether frame `n` (as returned by [`Outbox::push`]) was handed to the socket. Once the
+    /// outbox is closed the answer is final: a frame not taken then is never written.
+    pub(crate) fn was_taken(&self, n: u64) -> bool {
+        n < self.state().taken
+    }
+
+    /// Queues a frame whose payload `payload` writes in place; returns the frame's number.
     pub(crate) fn push<E>(
         &self,
         header: Header,
         message: &Message,
         payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), PushError<E>> {
-        let mut st = self.buf.lock().unwrap_or_else(|p| p.into_inner());
-        if st.closed || self.closed.is_cancelled() {
+    ) -> Result<u64, PushError<E>> {
+        let mut st = self.state();
+        if st.closed || st.closing || self.closed.is_cancelled() {
             return Err(PushError::Closed);
         }
-        Packet::encode_with(&self.codec, header, message, &mut st.buf, |out| {
+        let before = st.buf.len();
+        let codec = FrameCodec::new(self.send_max());
+        Packet::encode_with(&codec, header, message, &mut st.buf, |out| {
             payload(out).map_err(PushError::Payload)
         })?;
-        if st.buf.len() > self.limit {
-            let queued = st.buf.len();
-            st.closed = true;
-            st.buf = Vec::new();
-            drop(st);
+        let added = st.buf.len() - before;
+        let number = st.pushed;
+        st.pushed += 1;
+        drop(st);
+        let queued = self.queued.fetch_add(added, Ordering::Relaxed) + added;
+        if let Some((budget, _)) = &self.budget {
+            budget.add(added);
+        }
+        if queued > self.limit {
             tracing::warn!(
                 queued,
                 limit = self.limit,
                 "closing a connection whose peer is not reading"
             );
-            self.closed.cancel();
+            self.close();
             return Err(PushError::Closed);
         }
-        drop(st);
+        if self.is_closed() {
+            // The port's budget chose this connection to close.
+            return Err(PushError::Closed);
+        }
         self.wake.notify_one();
-        Ok(())
+        Ok(number)
     }
 
     /// Queues a frame with a ready-made payload.
@@ -95,7 +180,7 @@ impl Outbox {
         header: Header,
         message: &Message,
         payload: &[u8],
-    ) -> Result<(), PushError<std::convert::Infallible>> {
+    ) -> Result<u64, PushError<std::convert::Infallible>> {
         self.push(
             header,
             message,
@@ -106,33 +191,250 @@ impl Outbox {
         )
     }
 
-    /// Writes queued frames until the connection closes. Frames queued before a close are
-    /// still flushed when possible.
+    /// Closes the connection now: nothing more is written, queued frames are dropped.
+    pub(crate) fn close(&self) {
+        let dropped = {
+            let mut st = self.state();
+            st.closed = true;
+            std::mem::take(&mut st.buf).len()
+        };
+        self.release(dropped);
+        self.closed.cancel();
+    }
+
+    /// Closes the connection once what is queued has been written (within a second).
+    pub(crate) fn close_after_flush(&self) {
+        self.state().closing = true;
+        self.wake.notify_one();
+    }
+
+    fn release(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+        if let Some((budget, _)) = &self.budget {
+            budget.sub(bytes);
+        }
+    }
+
+    /// Writes queued frames until the connection closes. Every write races the
+    /// cancellation, so a peer that stops reading cannot hold this task.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(&self, mut w: W) {
         let mut spare = Vec::new();
+        let mut flush_deadline = None;
         loop {
-            {
-                let mut st = self.buf.lock().unwrap_or_else(|p| p.into_inner());
+            let closing = {
+                let mut st = self.state();
+                if st.closed || self.closed.is_cancelled() {
+                    break;
+                }
                 std::mem::swap(&mut st.buf, &mut spare);
+                st.taken = st.pushed;
+                st.closing
+            };
+            if closing && flush_deadline.is_none() {
+                flush_deadline = Some(crate::time::deadline_after(FLUSH_ON_CLOSE));
             }
             if spare.is_empty() {
+                if closing {
+                    break;
+                }
                 tokio::select! {
                     _ = self.wake.notified() => continue,
                     _ = self.closed.cancelled() => break,
                 }
             }
-            if let Err(e) = w.write_all(&spare).await {
-                tracing::debug!(error = %e, "write failed; closing the connection");
-                self.closed.cancel();
-                break;
-            }
+            let written = spare.len();
+            let give_up = async {
+                match flush_deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let result = tokio::select! {
+                r = w.write_all(&spare) => r,
+                _ = self.closed.cancelled() => break,
+                _ = give_up => break,
+            };
+            self.release(written);
             // Keep the allocation unless a burst made it huge.
             if spare.capacity() > 1 << 20 {
                 spare = Vec::new();
             } else {
                 spare.clear();
             }
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "write failed; closing the connection");
+                break;
+            }
         }
-        let _ = w.shutdown().await;
+        // Whatever the writer held when it stopped is released with the rest.
+        self.release(spare.len());
+        self.close();
+        let _ = tokio::time::timeout(FLUSH_ON_CLOSE, w.shutdown()).await;
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if let Some((budget, id)) = &self.budget {
+            let held = *self.queued.get_mut();
+            budget.sub(held);
+            budget.leave(*id);
+        }
+    }
+}
+
+/// The bytes that every connection of one port may leave unread, together. Over the limit,
+/// the connection holding the most is closed.
+#[derive(Debug)]
+pub(crate) struct QueueBudget {
+    limit: usize,
+    used: AtomicUsize,
+    members: Mutex<HashMap<u64, Weak<Outbox>>>,
+    next_id: AtomicU64,
+}
+
+impl QueueBudget {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            used: AtomicUsize::new(0),
+            members: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        })
+    }
+
+    fn members(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Weak<Outbox>>> {
+        self.members.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn join(&self, outbox: Weak<Outbox>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.members().insert(id, outbox);
+        id
+    }
+
+    fn leave(&self, id: u64) {
+        self.members().remove(&id);
+    }
+
+    /// Bytes queued across the port right now.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn sub(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    fn add(&self, bytes: usize) {
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if used <= self.limit {
+            return;
+        }
+        let largest = {
+            let members = self.members();
+            members
+                .values()
+                .filter_map(Weak::upgrade)
+                .filter(|o| !o.is_closed())
+                .max_by_key(|o| o.queued())
+        };
+        if let Some(outbox) = largest {
+            tracing::warn!(
+                queued = outbox.queued(),
+                port_total = used,
+                limit = self.limit,
+                "closing the connection with the most unread bytes: the port's queue budget is spent"
+            );
+            outbox.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{FrameCodec, Header, Message};
+    use tokio::io::AsyncReadExt;
+
+    fn heartbeat(outbox: &Outbox) -> Result<u64, PushError<std::convert::Infallible>> {
+        outbox.push_bytes(Header::request(1, 0), &Message::Heartbeat, &[])
+    }
+
+    #[tokio::test]
+    async fn frames_never_taken_by_the_writer_are_known_as_unwritten() {
+        let outbox = Outbox::new(FrameCodec::default(), CancellationToken::new(), 1 << 20);
+        let first = heartbeat(&outbox).unwrap();
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let writer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.run_writer(client).await })
+        };
+        let mut buf = [0u8; 44];
+        server.read_exact(&mut buf).await.unwrap();
+        assert!(outbox.was_taken(first));
+        outbox.close();
+        writer.await.unwrap();
+        assert!(heartbeat(&outbox).is_err());
+        // Frames queued after the writer stopped are never written.
+        let late = Outbox::new(FrameCodec::default(), CancellationToken::new(), 1 << 20);
+        let n = heartbeat(&late).unwrap();
+        late.close();
+        assert!(!late.was_taken(n));
+    }
+
+    #[tokio::test]
+    async fn a_writer_blocked_on_a_peer_that_never_reads_ends_when_the_connection_closes() {
+        let outbox = Outbox::new(FrameCodec::default(), CancellationToken::new(), 1 << 24);
+        // A pipe with a tiny buffer that nobody reads.
+        let (client, _server) = tokio::io::duplex(64);
+        let writer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.run_writer(client).await })
+        };
+        for _ in 0..100 {
+            heartbeat(&outbox).unwrap();
+        }
+        tokio::task::yield_now().await;
+        outbox.close();
+        tokio::time::timeout(Duration::from_secs(5), writer)
+            .await
+            .expect("the writer stops at once")
+            .unwrap();
+        assert_eq!(outbox.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_port_budget_closes_the_connection_holding_the_most() {
+        let budget = QueueBudget::new(200);
+        let codec = FrameCodec::default();
+        let small = Outbox::with_budget(codec, CancellationToken::new(), 1 << 20, &budget);
+        let big = Outbox::with_budget(codec, CancellationToken::new(), 1 << 20, &budget);
+        heartbeat(&small).unwrap();
+        for _ in 0..4 {
+            let _ = heartbeat(&big);
+        }
+        assert!(big.is_closed(), "the largest queue is closed");
+        assert!(!small.is_closed());
+        assert_eq!(budget.used(), small.queued());
+        drop(small);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn a_connection_over_its_own_limit_is_closed() {
+        let codec = FrameCodec::new(64);
+        let outbox = Outbox::new(codec, CancellationToken::new(), 100);
+        let mut results = Vec::new();
+        for _ in 0..4 {
+            results.push(heartbeat(&outbox).is_ok());
+        }
+        assert_eq!(results, [true, true, false, false]);
+        assert!(outbox.is_closed());
+        assert_eq!(outbox.queued(), 0);
     }
 }

@@ -24,6 +24,8 @@ pub enum CloseReason {
     Lagged,
     /// The handle was closed.
     HandleClosed,
+    /// The leader cannot take the subscription (its key is over the leader's frame limit).
+    Refused,
 }
 
 /// The buffer between the runtime and one subscription stream.

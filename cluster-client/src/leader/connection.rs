@@ -1,31 +1,63 @@
 //! One follower connection on the leader's side.
+//!
+//! What one peer can make the leader hold is bounded here: it must register within the connect
+//! timeout with frames of at most 64 KiB; once registered, at most `max_calls_per_connection`
+//! invokes run at once (at the cap the connection is not read, so TCP pushes back on the
+//! peer, and the peer's own deadlines settle its calls) and it holds at most
+//! `max_subscriptions_per_connection` keys. Its calls are aborted when it closes, and a call
+//! still running past the timeout its header carries is abandoned unanswered (its caller has
+//! given up), as Node's leader drops such results. Peer-supplied text is logged escaped, and a
+//! peer's warnings are rate-limited.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::server::PortServer;
-use super::{Endpoint, Sink, next_subscriber_id};
-use crate::codec::Codec;
+use super::server::Shared;
+use super::{Endpoint, Sink, SubscriberId, next_subscriber_id};
+use crate::codec::{Codec, PayloadCodec};
 use crate::error::RemoteError;
-use crate::outbox::Outbox;
-use crate::protocol::{FrameCodec, FrameKind, Header, Message, Packet, subscription_key};
+use crate::outbox::{Outbox, PIPELINE_CHUNK, PushError};
+use crate::protocol::{
+    Frame, FrameCodec, FrameKind, HEADER_LEN, Header, Message, Packet, ProtocolError,
+    subscription_key,
+};
 use crate::service::{Call, InvokeError, encode_remote_error};
+use crate::task::{OwnedTask, TaskSet};
+use crate::throttle::Throttle;
+use crate::time::after;
+
+/// The largest frame a peer may send before it has registered.
+const MAX_FRAME_BEFORE_REGISTER: usize = 64 * 1024;
+
+/// How long a refused peer waits for the connection to close (slows down guessing).
+const REFUSAL_DELAY: Duration = Duration::from_millis(100);
+
+/// How often a connection that is not being read (its calls are at the cap) checks that its
+/// peer is still there.
+const PEER_CHECK: Duration = Duration::from_millis(100);
 
 /// `register_channel_res` payload. `leaderId` lets Rust followers tell a reconnect to the same
-/// leader from a new leader; Node followers only read `success`.
+/// leader from a new leader, and `maxFrameLen` keeps them from sending frames this leader
+/// would refuse; Node followers read only `success`.
 #[derive(Serialize)]
 struct RegisterOk<'a> {
     success: bool,
     #[serde(rename = "leaderId")]
     leader_id: &'a str,
+    #[serde(rename = "maxFrameLen")]
+    max_frame_len: u64,
 }
 
 /// The failure payload, in Node's key order (`message`, `stack`, `name`, `code`).
@@ -43,117 +75,258 @@ struct RegisterError<'a> {
     code: Option<&'a str>,
 }
 
-/// Packets handled before the reading task yields to the writer (see [`Connection::run`]).
-pub(crate) const PIPELINE_CHUNK: u64 = 16;
-
-pub(crate) async fn serve_connection(server: Arc<PortServer>, stream: TcpStream, peer: SocketAddr) {
-    let span = tracing::debug_span!("leader_connection", port = server.port(), peer = %peer);
+pub(crate) async fn serve_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    _slot: OwnedSemaphorePermit,
+) {
+    let span = tracing::debug_span!("leader_connection", port = shared.port(), peer = %peer);
     async move {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
-        let token = server.shutdown_token().child_token();
-        // The frame limit of the port's first channel applies until the peer registers.
-        let max_frame_len = server
-            .any_endpoint()
-            .map_or(crate::protocol::DEFAULT_MAX_FRAME_LEN, |e| {
-                e.options().max_frame_len
-            });
-        let codec = FrameCodec::new(max_frame_len);
-        let outbox = Arc::new(Outbox::new(codec, token.clone()));
-        let writer = tokio::spawn({
+        let token = shared.shutdown().child_token();
+        let limits = shared.limits.clone();
+        let codec = FrameCodec::new(limits.max_frame_len);
+        let outbox = Outbox::with_budget(
+            codec,
+            token.clone(),
+            limits.max_frame_len.saturating_mul(2),
+            &shared.budget,
+        );
+        let writer = OwnedTask::spawn({
             let outbox = outbox.clone();
             async move { outbox.run_writer(write).await }.in_current_span()
         });
+        let mut frames = FramedRead::new(
+            read,
+            FrameCodec::new(MAX_FRAME_BEFORE_REGISTER.min(limits.max_frame_len)),
+        );
         let mut conn = Connection {
-            server,
-            outbox,
+            call_slots: Arc::new(Semaphore::new(limits.max_calls_per_connection)),
+            max_keys: limits.max_subscriptions_per_connection,
+            register_by: after(Instant::now(), limits.register_within),
+            shared,
+            outbox: outbox.clone(),
             registered: None,
             id: next_subscriber_id(),
+            keys: HashSet::new(),
+            calls: TaskSet::new(),
             last_active: Instant::now(),
+            warnings: Throttle::new(Duration::from_secs(1)),
+            stale: None,
         };
-        let reason = conn.run(FramedRead::new(read, codec), &token).await;
+        let reason = conn.run(&mut frames, &token).await;
         match &reason {
             Ok(()) => tracing::debug!("connection closed"),
-            Err(why) => tracing::warn!(reason = %why, "closing follower connection"),
+            Err(why) => conn.shared.warn_closing(why),
         }
-        token.cancel();
+        conn.calls.abort_all();
         if let Some(ep) = &conn.registered {
-            ep.drop_subscriber(conn.id);
+            let keys: Vec<String> = conn.keys.drain().collect();
+            ep.drop_subscriber(&keys, conn.id);
         }
-        let _ = writer.await;
+        drop(frames);
+        // Send what is already answered (a refusal, say), for at most a second.
+        outbox.close_after_flush();
+        writer.join().await;
     }
     .instrument(span)
     .await
 }
 
+/// What woke the connection's loop.
+enum Event {
+    Stop,
+    Frame(Option<Result<Frame, ProtocolError>>),
+    Check,
+}
+
 struct Connection {
-    server: Arc<PortServer>,
+    shared: Arc<Shared>,
     outbox: Arc<Outbox>,
     registered: Option<Arc<dyn Endpoint>>,
-    id: u64,
+    id: SubscriberId,
+    /// The keys this connection subscribes to.
+    keys: HashSet<String>,
+    max_keys: usize,
+    /// Invokes still running for this connection.
+    calls: TaskSet,
+    call_slots: Arc<Semaphore>,
+    register_by: Instant,
     last_active: Instant,
+    warnings: Throttle,
+    /// After the connection was not read for a while: how long, and how many bytes were
+    /// already buffered then (frames in them waited at least that long).
+    stale: Option<(Duration, usize)>,
 }
 
 impl Connection {
     /// Serves packets until the peer leaves (`Ok`) or must be dropped (`Err` with the reason).
     async fn run(
         &mut self,
-        mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>,
-        token: &tokio_util::sync::CancellationToken,
+        frames: &mut FramedRead<OwnedReadHalf, FrameCodec>,
+        token: &CancellationToken,
     ) -> Result<(), String> {
         let mut handled: u64 = 0;
-        let mut idle_check = tokio::time::interval(Duration::from_secs(3600));
-        idle_check.reset();
+        let mut buffered = 0;
         loop {
-            let frame = tokio::select! {
-                _ = token.cancelled() => return Ok(()),
-                _ = idle_check.tick(), if self.idle_limit().is_some() => {
-                    let limit = self.idle_limit().unwrap_or(Duration::MAX);
-                    let idle = self.last_active.elapsed();
-                    if idle > limit {
-                        return Err(format!(
-                            "client no response in {}ms exceeding maxIdleTime {}ms",
-                            idle.as_millis(),
-                            limit.as_millis()
-                        ));
+            let slot = match self.call_slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => match self.wait_for_a_call_slot(frames, token).await {
+                    Some(slot) => slot,
+                    None => return Ok(()),
+                },
+            };
+            let stopped = self.registered.as_ref().map(|e| e.stopped().clone());
+            let check_at = self.next_check();
+            // Frames first: what is already in the socket counts before idleness is judged.
+            let event = tokio::select! {
+                biased;
+                _ = token.cancelled() => Event::Stop,
+                _ = async {
+                    match &stopped {
+                        Some(stopped) => stopped.cancelled().await,
+                        None => std::future::pending().await,
                     }
+                } => Event::Stop,
+                frame = frames.next() => Event::Frame(frame),
+                _ = tokio::time::sleep_until(check_at) => Event::Check,
+            };
+            let frame = match event {
+                Event::Stop => return Ok(()),
+                Event::Check => {
+                    // A frame arriving slowly is activity too.
+                    let now_buffered = frames.read_buffer().len();
+                    if now_buffered != buffered {
+                        buffered = now_buffered;
+                        self.last_active = Instant::now();
+                    }
+                    self.judge()?;
                     continue;
                 }
-                frame = frames.next() => frame,
+                Event::Frame(None) => return Ok(()),
+                Event::Frame(Some(Err(ProtocolError::Io(e)))) => {
+                    tracing::debug!(error = %e, "the peer's connection failed");
+                    return Ok(());
+                }
+                Event::Frame(Some(Err(e))) => return Err(e.to_string()),
+                Event::Frame(Some(Ok(frame))) => frame,
             };
-            let frame = match frame {
-                None => return Ok(()),
-                Some(Err(e)) => return Err(e.to_string()),
-                Some(Ok(frame)) => frame,
-            };
+            buffered = frames.read_buffer().len();
+            let waited = self.waited(&frame);
             let packet = Packet::from_frame(frame).map_err(|e| e.to_string())?;
+            self.last_active = Instant::now();
             let was_registered = self.registered.is_some();
-            self.handle(packet, token).await?;
+            self.handle(packet, slot, waited, token).await?;
+            if !was_registered {
+                if let Some(ep) = &self.registered {
+                    frames
+                        .decoder_mut()
+                        .set_max_frame_len(ep.options().max_frame_len);
+                }
+            }
             handled += 1;
             if handled % PIPELINE_CHUNK == 0 {
                 // Let the writer send what is answered so far, so the follower starts on it
                 // while the rest of a large batch is still being read and run here.
                 tokio::task::yield_now().await;
             }
-            if !was_registered && self.registered.is_some() {
-                if let Some(every) = self.idle_limit().map(|l| l / 3) {
-                    idle_check = tokio::time::interval_at(Instant::now() + every, every);
+        }
+    }
+
+    /// At the call cap: waits for a running call to finish without reading, checking every
+    /// 100 ms that the peer is still there. `None` when the connection should end.
+    async fn wait_for_a_call_slot(
+        &mut self,
+        frames: &mut FramedRead<OwnedReadHalf, FrameCodec>,
+        token: &CancellationToken,
+    ) -> Option<OwnedSemaphorePermit> {
+        let since = Instant::now();
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return None,
+                slot = self.call_slots.clone().acquire_owned() => {
+                    let slot = slot.ok()?;
+                    self.stale = Some((since.elapsed(), frames.read_buffer().len()));
+                    return Some(slot);
+                }
+                _ = tokio::time::sleep(PEER_CHECK) => {
+                    let mut byte = [0u8; 1];
+                    match frames.get_mut().peek(&mut byte).now_or_never() {
+                        Some(Ok(0)) | Some(Err(_)) => return None,
+                        _ => {}
+                    }
                 }
             }
         }
     }
 
+    /// How long `frame` has certainly waited in this process (frames that were buffered while
+    /// the connection was not read).
+    fn waited(&mut self, frame: &Frame) -> Duration {
+        let Some((waited, bytes)) = self.stale else {
+            return Duration::ZERO;
+        };
+        let len = HEADER_LEN + frame.conn.len() + frame.app.len();
+        self.stale = bytes
+            .checked_sub(len)
+            .filter(|b| *b > 0)
+            .map(|b| (waited, b));
+        waited
+    }
+
     fn idle_limit(&self) -> Option<Duration> {
-        let ep = self.registered.as_ref()?;
-        let o = ep.options();
+        let o = self.registered.as_ref()?.options();
         o.check_heartbeat
             .then(|| o.heartbeat_interval.saturating_mul(3))
+    }
+
+    fn next_check(&self) -> Instant {
+        match (&self.registered, self.idle_limit()) {
+            (None, _) => self.register_by,
+            (Some(_), Some(limit)) => after(self.last_active, limit) + Duration::from_millis(1),
+            (Some(_), None) => after(Instant::now(), Duration::from_secs(3600)),
+        }
+    }
+
+    /// Drops a peer that did not register in time, or went idle for longer than the limit.
+    fn judge(&self) -> Result<(), String> {
+        if self.registered.is_none() {
+            if Instant::now() >= self.register_by {
+                return Err(format!(
+                    "the peer did not register within {}ms",
+                    self.shared.limits.register_within.as_millis()
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(limit) = self.idle_limit() {
+            let idle = self.last_active.elapsed();
+            if idle > limit {
+                return Err(format!(
+                    "client no response in {}ms exceeding maxIdleTime {}ms",
+                    idle.as_millis(),
+                    limit.as_millis()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs a warning caused by this peer, at most once a second.
+    fn warn(&mut self, what: std::fmt::Arguments<'_>) {
+        if let Some(held_back) = self.warnings.allow() {
+            tracing::warn!(held_back, "{what}");
+        }
     }
 
     async fn handle(
         &mut self,
         packet: Packet,
-        token: &tokio_util::sync::CancellationToken,
+        slot: OwnedSemaphorePermit,
+        waited: Duration,
+        token: &CancellationToken,
     ) -> Result<(), String> {
         let Packet {
             header,
@@ -169,18 +342,17 @@ impl Connection {
             secret,
         } = &message
         {
-            self.last_active = Instant::now();
             return self
                 .register(header, channel_name, secret.as_deref(), token)
                 .await;
         }
         let Some(ep) = self.registered.clone() else {
             return Err(format!(
-                "{} packet before register_channel",
+                "{:?} packet before register_channel",
                 message.type_name()
             ));
         };
-        self.last_active = Instant::now();
+        let codec = ep.options().codec.clone();
         match message {
             Message::Heartbeat => {
                 let _ = self.outbox.push_bytes(
@@ -194,32 +366,82 @@ impl Connection {
                 arg_length,
                 oneway,
             } => {
+                let timeout = u64::try_from(header.timeout).unwrap_or(0);
+                if !oneway && timeout > 0 && waited > Duration::from_millis(timeout) {
+                    let error = busy(&method, waited, timeout);
+                    answer(&self.outbox, header, &method, &codec, Err(error));
+                    return Ok(());
+                }
+                let about = CallInfo {
+                    method: method.clone(),
+                    oneway,
+                    codec: codec.clone(),
+                };
                 let call = Call {
                     method,
                     args: app,
                     arg_length,
                     oneway,
-                    codec: ep.options().codec.clone(),
+                    codec,
                 };
-                self.invoke(ep, header, call);
+                self.run_call(ep.invoke(call), header, about, slot);
+            }
+            Message::Publish {
+                method,
+                publisher,
+                slot: key_slot,
+                seq,
+            } => {
+                let about = CallInfo {
+                    method: method.clone(),
+                    oneway: true,
+                    codec: codec.clone(),
+                };
+                let call = Call {
+                    method,
+                    args: app,
+                    arg_length: 1,
+                    oneway: true,
+                    codec,
+                };
+                if let Some(fut) = ep.publish(&publisher, key_slot, seq, call) {
+                    self.run_call(fut, header, about, slot);
+                }
             }
             Message::Subscribe { reg, .. } => {
                 let key = subscription_key(&reg);
+                if !self.keys.contains(&key) {
+                    if self.keys.len() >= self.max_keys {
+                        let max = self.max_keys;
+                        self.warn(format_args!(
+                            "ignoring a subscription: the connection holds {max} keys, its limit (key {key:?})"
+                        ));
+                        return Ok(());
+                    }
+                    self.keys.insert(key.clone());
+                }
                 let sink = Sink::Remote {
                     outbox: self.outbox.clone(),
                     timeout_ms: ep.options().response_timeout_ms(),
                 };
                 ep.subscribe(key, reg, self.id, sink);
             }
-            Message::Unsubscribe { reg, .. } => ep.unsubscribe(&subscription_key(&reg), self.id),
+            Message::Unsubscribe { reg, .. } => {
+                let key = subscription_key(&reg);
+                if self.keys.remove(&key) {
+                    ep.unsubscribe(&key, self.id);
+                }
+            }
             Message::Unknown { type_name, .. } => {
-                tracing::warn!(packet_type = %type_name, "unsupported packet type; ignored");
+                self.warn(format_args!(
+                    "unsupported packet type {type_name:?}; ignored"
+                ));
             }
             other => {
-                tracing::warn!(
-                    packet_type = other.type_name(),
-                    "a follower sent a packet only leaders send; ignored"
-                );
+                let type_name = other.type_name().to_owned();
+                self.warn(format_args!(
+                    "a follower sent {type_name:?}, a packet only leaders send; ignored"
+                ));
             }
         }
         Ok(())
@@ -230,51 +452,40 @@ impl Connection {
         header: Header,
         channel: &str,
         secret: Option<&str>,
-        token: &tokio_util::sync::CancellationToken,
+        token: &CancellationToken,
     ) -> Result<(), String> {
         let reply = Header::response(header.id, header.timeout);
-        let Some(ep) = self.server.endpoint(channel) else {
-            tracing::warn!(
-                channel,
-                "a follower asked for a channel this port does not serve"
-            );
+        let port = self.shared.port();
+        let Some(ep) = self.shared.endpoint(channel) else {
+            if self.shared.guarded() {
+                // The same answer as a wrong secret, so a refused peer learns no channel names.
+                return self
+                    .refuse(reply, &self.shared.any_codec(), refused(channel, port))
+                    .await;
+            }
             let message = format!(
-                "channel \"{channel}\" is not served on port {}: the process that owns the port has no client for it",
-                self.server.port()
+                "channel {channel:?} is not served on port {port}: the process that owns the port has no client for it"
             );
             let error = RemoteError::new("ClusterClientNoLeaderError", message)
                 .with_code("ERR_CLUSTER_NO_CHANNEL");
-            // The peer's codec is unknown: assume the one the port's other channels use.
-            let codec = self
-                .server
-                .any_endpoint()
-                .map(|e| e.options().codec.clone())
-                .unwrap_or_default();
-            self.send_register_failure(reply, &codec, &error);
-            return Ok(());
+            return self.refuse(reply, &self.shared.any_codec(), error).await;
         };
+        let codec = ep.options().codec.clone();
         if let Some(expected) = &ep.options().secret {
             if !secret.is_some_and(|given| secrets_match(given, expected)) {
-                let why = if secret.is_some() { "a wrong" } else { "no" };
-                tracing::warn!(
-                    channel,
-                    "refusing a follower that presented {why} shared secret"
-                );
-                let error = RemoteError::new(
-                    "ClusterClientAuthError",
-                    format!(
-                        "channel \"{channel}\" on port {} requires a shared secret and the follower presented {why} secret",
-                        self.server.port()
-                    ),
-                )
-                .with_code("ERR_CLUSTER_AUTH");
-                let codec = ep.options().codec.clone();
-                self.send_register_failure(reply, &codec, &error);
-                return Ok(());
+                return self.refuse(reply, &codec, refused(channel, port)).await;
             }
+        }
+        if !ep.is_ready() {
+            // Not ready yet: say at once that a leader holds the port (a response no request
+            // has, which Node followers ignore), then answer when the real client is ready.
+            let _ = self
+                .outbox
+                .push_bytes(Header::response(0, 0), &Message::HeartbeatRes, &[]);
         }
         let ready = tokio::select! {
             _ = token.cancelled() => return Ok(()),
+            _ = ep.stopped().cancelled() => return Ok(()),
             ready = ep.wait_ready() => ready,
         };
         match ready {
@@ -282,33 +493,37 @@ impl Connection {
                 let payload = RegisterOk {
                     success: true,
                     leader_id: ep.instance_id(),
+                    max_frame_len: ep.options().max_frame_len as u64,
                 };
-                let codec = ep.options().codec.clone();
                 if let Err(e) = self
                     .outbox
                     .push(reply, &Message::RegisterChannelRes, |out| {
                         codec.encode(&payload, out)
                     })
                 {
-                    tracing::warn!(error = %e, "could not answer register_channel");
+                    tracing::debug!(error = %e, "could not answer register_channel");
                 }
-                tracing::debug!(channel, "follower registered");
+                tracing::debug!(channel = ?channel, "follower registered");
                 self.registered = Some(ep);
             }
-            Err(error) => {
-                let codec = ep.options().codec.clone();
-                self.send_register_failure(reply, &codec, &error);
-            }
+            Err(error) => self.send_register_failure(reply, &codec, &error),
         }
         Ok(())
     }
 
-    fn send_register_failure(
-        &self,
+    /// Answers a refused registration, then closes the connection after a short delay.
+    async fn refuse(
+        &mut self,
         reply: Header,
-        codec: &crate::codec::PayloadCodec,
-        error: &RemoteError,
-    ) {
+        codec: &PayloadCodec,
+        error: RemoteError,
+    ) -> Result<(), String> {
+        self.send_register_failure(reply, codec, &error);
+        tokio::time::sleep(REFUSAL_DELAY).await;
+        Err(error.message)
+    }
+
+    fn send_register_failure(&self, reply: Header, codec: &PayloadCodec, error: &RemoteError) {
         let payload = RegisterFailed {
             success: false,
             error: RegisterError {
@@ -324,67 +539,139 @@ impl Connection {
                 codec.encode(&payload, out)
             })
         {
-            tracing::warn!(error = %e, "could not answer register_channel");
+            tracing::debug!(error = %e, "could not answer register_channel");
         }
     }
 
     /// Runs an invoke. Most real-client methods answer without waiting, so the call is polled
-    /// once right here and answered at once; only a call that has to wait gets a task of its own.
-    fn invoke(&self, ep: Arc<dyn Endpoint>, header: Header, call: Call) {
-        let oneway = call.oneway;
-        let codec = call.codec.clone();
-        let method = call.method.clone();
-        let mut fut = ep.invoke(call);
+    /// once right here and answered at once; only a call that has to wait gets a task of its
+    /// own, owned by this connection and holding one of its call slots.
+    fn run_call(
+        &self,
+        mut fut: crate::service::BoxFuture<'static, Result<Vec<u8>, InvokeError>>,
+        header: Header,
+        call: CallInfo,
+        slot: OwnedSemaphorePermit,
+    ) {
         let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
         if let std::task::Poll::Ready(result) = fut.as_mut().poll(&mut cx) {
-            answer(&self.outbox, header, oneway, &codec, result);
+            if !call.oneway {
+                answer(&self.outbox, header, &call.method, &call.codec, result);
+            } else {
+                log_oneway(&call.method, &result);
+            }
             return;
         }
         let outbox = self.outbox.clone();
-        let span = tracing::debug_span!("invoke", %method, request_id = header.id, oneway);
-        tokio::spawn(
+        let timeout = u64::try_from(header.timeout).unwrap_or(0);
+        let give_up = (!call.oneway && timeout > 0)
+            .then(|| after(Instant::now(), Duration::from_millis(timeout)));
+        let span = tracing::debug_span!("invoke", method = ?call.method, request_id = header.id, oneway = call.oneway);
+        self.calls.spawn(
             async move {
-                let result = fut.await;
-                answer(&outbox, header, oneway, &codec, result);
+                let _slot = slot;
+                let result = match give_up {
+                    Some(at) => match tokio::time::timeout_at(at, fut).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            tracing::debug!("the call ran past its caller's timeout; abandoned");
+                            return;
+                        }
+                    },
+                    None => fut.await,
+                };
+                if call.oneway {
+                    log_oneway(&call.method, &result);
+                } else {
+                    answer(&outbox, header, &call.method, &call.codec, result);
+                }
             }
             .instrument(span),
         );
     }
 }
 
-/// Sends the outcome of an invoke back to the follower (nothing for a oneway call).
+/// What answering an invoke needs once the call itself was handed to the real client.
+struct CallInfo {
+    method: String,
+    oneway: bool,
+    codec: PayloadCodec,
+}
+
+fn refused(channel: &str, port: u16) -> RemoteError {
+    RemoteError::new(
+        "ClusterClientAuthError",
+        format!(
+            "registration refused: channel {channel:?} on port {port} requires a shared secret that this follower did not present, or is not served there"
+        ),
+    )
+    .with_code("ERR_CLUSTER_AUTH")
+}
+
+fn busy(method: &str, waited: Duration, timeout: u64) -> InvokeError {
+    InvokeError::Failure(
+        RemoteError::new(
+            "ClusterClientBusyError",
+            format!(
+                "method {method:?} was not started: it waited {}ms for one of the connection's call slots, past its timeout of {timeout}ms",
+                waited.as_millis()
+            ),
+        )
+        .with_code("ERR_CLUSTER_BUSY"),
+    )
+}
+
+fn log_oneway(method: &str, result: &Result<Vec<u8>, InvokeError>) {
+    if let Err(InvokeError::Failure(e)) = result {
+        tracing::debug!(method = ?method, error = %e, "oneway call failed");
+    }
+}
+
+/// Sends the outcome of a two-way invoke back to the follower. An answer over the frame limit
+/// becomes an error answer that says so.
 fn answer(
     outbox: &Outbox,
     header: Header,
-    oneway: bool,
-    codec: &crate::codec::PayloadCodec,
+    method: &str,
+    codec: &PayloadCodec,
     result: Result<Vec<u8>, InvokeError>,
 ) {
-    if oneway {
-        if let Err(InvokeError::Failure(e)) = &result {
-            tracing::warn!(error = %e, "oneway call failed");
-        }
-        return;
-    }
     let reply = Header::response(header.id, header.timeout);
-    let pushed = match result {
+    let pushed = match &result {
         Ok(bytes) => outbox
-            .push_bytes(reply, &Message::InvokeResult { success: true }, &bytes)
-            .map_err(|e| e.to_string()),
+            .push_bytes(reply, &Message::InvokeResult { success: true }, bytes)
+            .map(drop),
         Err(InvokeError::Encoded(bytes)) => outbox
-            .push_bytes(reply, &Message::InvokeResult { success: false }, &bytes)
-            .map_err(|e| e.to_string()),
+            .push_bytes(reply, &Message::InvokeResult { success: false }, bytes)
+            .map(drop),
         Err(InvokeError::Failure(error)) => {
-            tracing::debug!(error = %error, "answering a failed call");
-            outbox
-                .push(reply, &Message::InvokeResult { success: false }, |out| {
-                    encode_remote_error(codec, &error, out)
-                })
-                .map_err(|e| e.to_string())
+            return push_error(outbox, reply, codec, error);
         }
     };
+    match pushed {
+        Ok(()) => {}
+        Err(PushError::Protocol(ProtocolError::FrameTooLarge { len, max })) => {
+            let what = if result.is_ok() { "result" } else { "error" };
+            tracing::warn!(method = ?method, len, max, "an answer is over the frame limit; answering with an error instead");
+            let error = RemoteError::new(
+                "ClusterClientTooLargeError",
+                format!(
+                    "the {what} of {method:?} is {len} bytes framed, over the frame limit of {max} bytes"
+                ),
+            )
+            .with_code("ERR_CLUSTER_TOO_LARGE");
+            push_error(outbox, reply, codec, &error);
+        }
+        Err(e) => tracing::debug!(error = %e, "could not answer: the connection is closed"),
+    }
+}
+
+fn push_error(outbox: &Outbox, reply: Header, codec: &PayloadCodec, error: &RemoteError) {
+    let pushed = outbox.push(reply, &Message::InvokeResult { success: false }, |out| {
+        encode_remote_error(codec, error, out)
+    });
     if let Err(e) = pushed {
-        tracing::debug!(error = %e, "could not answer: the follower is gone");
+        tracing::debug!(error = %e, "could not send an error answer");
     }
 }
 

@@ -1,23 +1,32 @@
 //! The leader: owns the real client of a channel and serves it to followers and to the
 //! handles of its own process.
+//!
+//! Lock rule: the leader's locks (readiness, the subscription registry, applied publications)
+//! cover only its own maps, and are never held while real-client code runs. Real-client
+//! `subscribe`, `unsubscribe` and `close` run on tasks the leader owns ([`TaskSet`]) or after
+//! every lock is released; invokes are futures the caller polls outside every lock.
 
 mod connection;
+mod publications;
 mod server;
 mod subscriptions;
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::RemoteError;
 use crate::options::Options;
 use crate::service::{BoxFuture, Call, InvokeError, Service};
-
-pub(crate) use connection::PIPELINE_CHUNK;
+use crate::task::TaskSet;
+use crate::throttle::Throttle;
+use publications::AppliedPublications;
 pub(crate) use server::PortServer;
 use subscriptions::{Abandoned, SubscriptionRegistry};
 pub(crate) use subscriptions::{Sink, SubscriberId, next_subscriber_id};
@@ -33,16 +42,29 @@ pub(crate) enum Readiness<C> {
 pub(crate) trait Endpoint: Send + Sync + 'static {
     fn channel(&self) -> &str;
     /// Identifies this leader incarnation, so a follower can tell a reconnect to the same
-    /// leader from a new one.
+    /// leader from a new one (and a port server can tell two leaders of one channel apart).
     fn instance_id(&self) -> &str;
     fn options(&self) -> &Options;
+    /// Cancelled when this leader stops serving: its connections close.
+    fn stopped(&self) -> &CancellationToken;
+    fn is_ready(&self) -> bool;
     /// Resolves once the real client is ready, or with its creation error.
     fn wait_ready(&self) -> BoxFuture<'_, Result<(), RemoteError>>;
     /// Runs an invoke. Panics in the real client become error answers.
     fn invoke(&self, call: Call) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>>;
+    /// Runs a publication unless this leader already applied it (or a later one of the same
+    /// publisher and key); `None` when it is skipped.
+    fn publish(
+        &self,
+        publisher: &str,
+        slot: u64,
+        seq: u64,
+        call: Call,
+    ) -> Option<BoxFuture<'static, Result<Vec<u8>, InvokeError>>>;
     fn subscribe(&self, key: String, reg: Value, id: SubscriberId, sink: Sink);
     fn unsubscribe(&self, key: &str, id: SubscriberId);
-    fn drop_subscriber(&self, id: SubscriberId);
+    /// Removes a follower connection from every key it held.
+    fn drop_subscriber(&self, keys: &[String], id: SubscriberId);
 }
 
 /// One channel's leader.
@@ -53,6 +75,11 @@ pub(crate) struct ChannelLeader<S: Service> {
     options: Options,
     ready: watch::Sender<Readiness<S::Client>>,
     subscriptions: Arc<SubscriptionRegistry>,
+    /// Upstream subscriptions and real-client unsubscribe calls.
+    tasks: TaskSet,
+    applied: Mutex<AppliedPublications>,
+    stopped: CancellationToken,
+    refusals: Arc<Mutex<Throttle>>,
 }
 
 impl<S: Service> ChannelLeader<S> {
@@ -65,6 +92,10 @@ impl<S: Service> ChannelLeader<S> {
             options,
             ready: watch::Sender::new(Readiness::Pending),
             subscriptions,
+            tasks: TaskSet::new(),
+            applied: Mutex::new(AppliedPublications::default()),
+            stopped: CancellationToken::new(),
+            refusals: Arc::new(Mutex::new(Throttle::new(Duration::from_secs(10)))),
         })
     }
 
@@ -72,8 +103,9 @@ impl<S: Service> ChannelLeader<S> {
         self.ready.send_replace(Readiness::Ready(client));
     }
 
+    /// Records the factory's failure (the previous value, if any, is dropped outside the lock).
     pub(crate) fn set_failed(&self, error: RemoteError) {
-        self.ready.send_replace(Readiness::Failed(error));
+        let _previous = self.ready.send_replace(Readiness::Failed(error));
     }
 
     pub(crate) fn client(&self) -> Option<Arc<S::Client>> {
@@ -83,48 +115,91 @@ impl<S: Service> ChannelLeader<S> {
         }
     }
 
-    fn start_upstream(&self, key: &str, reg: Value) {
+    /// Starts the real client's subscription for a new key, on a task of this leader: the
+    /// real client's `subscribe` runs there, outside every lock.
+    fn start_upstream(&self, key: &str, reg: Value, generation: u64) {
         let Some(client) = self.client() else { return };
-        let stream = match self.service.subscribe(&client, reg, &self.options.codec) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(channel = %self.channel, key, error = %e, "the real client refused a subscription");
-                return;
-            }
-        };
+        let service = self.service.clone();
+        let codec = self.options.codec.clone();
         let registry = Arc::downgrade(&self.subscriptions);
         let owned_key = key.to_owned();
         let channel = self.channel.clone();
-        let task = tokio::spawn(async move {
-            let mut stream = stream;
-            while let Some(item) = stream.next().await {
+        let refusals = self.refusals.clone();
+        let task = self.tasks.spawn(async move {
+            let key = owned_key;
+            let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                service.subscribe(&client, reg, &codec)
+            }));
+            drop(client);
+            let mut stream = match opened {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    let held_back = refusals.lock().unwrap_or_else(|p| p.into_inner()).allow();
+                    if let Some(held_back) = held_back {
+                        tracing::warn!(%channel, key = ?key, error = %e, held_back, "the real client refused a subscription");
+                    }
+                    return;
+                }
+                Err(_) => {
+                    tracing::error!(%channel, key = ?key, "the real client's subscribe panicked");
+                    return;
+                }
+            };
+            loop {
+                let item = match AssertUnwindSafe(stream.next()).catch_unwind().await {
+                    Ok(Some(item)) => item,
+                    Ok(None) => break,
+                    Err(_) => {
+                        tracing::error!(%channel, key = ?key, "a subscription stream of the real client panicked");
+                        break;
+                    }
+                };
                 let Some(registry) = registry.upgrade() else {
                     break;
                 };
                 match item {
-                    Ok(bytes) => registry.deliver(&owned_key, Bytes::from(bytes)),
+                    Ok(bytes) => {
+                        if let Some(o) = registry.deliver(&key, generation, Bytes::from(bytes)) {
+                            tracing::warn!(
+                                %channel,
+                                key = ?key,
+                                len = o.len,
+                                max = o.max,
+                                times = o.count,
+                                "a subscription value is over a follower's frame limit and was not sent to it"
+                            );
+                        }
+                    }
                     Err(e) => {
-                        tracing::warn!(%channel, key = %owned_key, error = %e, "dropping a value that could not be encoded")
+                        tracing::warn!(%channel, key = ?key, error = %e, "dropping a value that could not be encoded")
                     }
                 }
             }
         });
-        self.subscriptions.set_upstream(key, task.abort_handle());
+        if let Some(task) = task {
+            self.subscriptions.set_upstream(key, generation, task);
+        }
     }
 
     fn abandon(&self, gone: Abandoned) {
         gone.stop();
-        // Reached from `Drop` of a subscription stream, possibly after the runtime is gone:
-        // then there is nothing left to tell.
-        let (Some(client), Ok(runtime)) = (self.client(), tokio::runtime::Handle::try_current())
-        else {
+        let Some(client) = self.client() else {
             return;
         };
-        runtime.spawn(self.service.unsubscribe(&client, gone.reg));
+        let service = self.service.clone();
+        let channel = self.channel.clone();
+        // Reached from `Drop` of a subscription stream, possibly after the runtime is gone:
+        // then there is nothing left to tell (the task set spawns nothing).
+        self.tasks.spawn(async move {
+            let fut = AssertUnwindSafe(async move { service.unsubscribe(&client, gone.reg).await });
+            if fut.catch_unwind().await.is_err() {
+                tracing::error!(%channel, "the real client's unsubscribe panicked");
+            }
+        });
     }
 
-    /// Adds a subscriber and returns the cached value it should get first, without delivering
-    /// it (the caller may hold locks a delivery would need).
+    /// Adds a local subscriber and returns the cached value it should get first, without
+    /// delivering it (the caller may hold locks a delivery would need).
     pub(crate) fn subscribe_local(
         &self,
         key: String,
@@ -132,21 +207,21 @@ impl<S: Service> ChannelLeader<S> {
         id: SubscriberId,
         sink: Sink,
     ) -> Option<Bytes> {
-        let (new_topic, replay) = self.subscriptions.add(&key, reg.clone(), id, sink);
-        if new_topic {
-            self.start_upstream(&key, reg);
+        let added = self.subscriptions.add(&key, reg.clone(), id, sink);
+        if let Some(generation) = added.start {
+            self.start_upstream(&key, reg, generation);
         }
-        replay
+        added.replay
     }
 
-    /// Stops the upstream subscriptions and closes the real client.
+    /// Stops serving: connections registered here close, upstream subscriptions stop, and the
+    /// real client is closed (outside every lock).
     pub(crate) async fn close(&self) {
+        self.stopped.cancel();
+        self.tasks.abort_all();
         self.subscriptions.clear();
-        let client = match self.ready.send_replace(Readiness::Pending) {
-            Readiness::Ready(c) => Some(c),
-            _ => None,
-        };
-        if let Some(client) = client {
+        let previous = self.ready.send_replace(Readiness::Pending);
+        if let Readiness::Ready(client) = previous {
             if AssertUnwindSafe(self.service.close(client))
                 .catch_unwind()
                 .await
@@ -171,6 +246,14 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
         &self.options
     }
 
+    fn stopped(&self) -> &CancellationToken {
+        &self.stopped
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(&*self.ready.borrow(), Readiness::Ready(_))
+    }
+
     fn wait_ready(&self) -> BoxFuture<'_, Result<(), RemoteError>> {
         let mut rx = self.ready.subscribe();
         Box::pin(async move {
@@ -193,27 +276,32 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
     fn invoke(&self, call: Call) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
         let Some(client) = self.client() else {
             return Box::pin(async {
-                Err(InvokeError::Failure(RemoteError::new(
-                    "ClusterClientError",
-                    "the leader's client is not ready",
-                )))
+                Err(InvokeError::Failure(
+                    RemoteError::new("ClusterClientError", "the leader's client is not ready")
+                        .with_code("ERR_CLUSTER_LEADER_NOT_READY"),
+                ))
             });
         };
-        let method = call.method.clone();
-        let channel = self.channel.clone();
-        // A panic in the dispatch or in the real client answers this call and nothing else.
-        let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.service.invoke(client, call)
-        })) {
-            Ok(fut) => fut,
-            Err(_) => return Box::pin(async move { Err(panicked(&channel, &method)) }),
-        };
-        Box::pin(async move {
-            match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(result) => result,
-                Err(_) => Err(panicked(&channel, &method)),
-            }
-        })
+        guarded_invoke(&*self.service, &self.channel, client, call)
+    }
+
+    fn publish(
+        &self,
+        publisher: &str,
+        slot: u64,
+        seq: u64,
+        call: Call,
+    ) -> Option<BoxFuture<'static, Result<Vec<u8>, InvokeError>>> {
+        let fresh = self
+            .applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(publisher, slot, seq);
+        if !fresh {
+            tracing::debug!(channel = %self.channel, publisher = ?publisher, slot, seq, "skipping a re-sent publication already applied");
+            return None;
+        }
+        Some(self.invoke(call))
     }
 
     fn subscribe(&self, key: String, reg: Value, id: SubscriberId, sink: Sink) {
@@ -228,23 +316,45 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
         }
     }
 
-    fn drop_subscriber(&self, id: SubscriberId) {
-        for gone in self.subscriptions.remove_all(id) {
+    fn drop_subscriber(&self, keys: &[String], id: SubscriberId) {
+        for gone in self.subscriptions.remove_keys(keys, id) {
             self.abandon(gone);
         }
     }
 }
 
+/// Runs one invoke on the real client; a panic in the dispatch or in the real client answers
+/// this call and nothing else.
+pub(crate) fn guarded_invoke<S: Service>(
+    service: &S,
+    channel: &str,
+    client: Arc<S::Client>,
+    call: Call,
+) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
+    let method = call.method.clone();
+    let channel = channel.to_owned();
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| service.invoke(client, call))) {
+        Ok(fut) => fut,
+        Err(_) => return Box::pin(async move { Err(panicked(&channel, &method)) }),
+    };
+    Box::pin(async move {
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(result) => result,
+            Err(_) => Err(panicked(&channel, &method)),
+        }
+    })
+}
+
 fn panicked(channel: &str, method: &str) -> InvokeError {
     tracing::error!(
         channel,
-        method,
+        method = ?method,
         "the real client panicked; answering the call with an error"
     );
     InvokeError::Failure(
         RemoteError::new(
             "ClusterClientPanicError",
-            format!("method \"{method}\" panicked on the leader of channel {channel}"),
+            format!("method {method:?} panicked on the leader of channel {channel}"),
         )
         .with_code("ERR_CLUSTER_PANIC"),
     )

@@ -1,8 +1,13 @@
 //! The leader's subscription registry: one upstream subscription per key, fanned out to every
 //! subscriber (or to one at random when broadcast is off), with the last value cached and
 //! replayed to late subscribers.
+//!
+//! Lock rule: the registry's lock covers only its own map. Values are pushed to sinks after it
+//! is released (a local sink takes the handle core's lock), and upstream tasks are started and
+//! stopped by the caller, never under it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -10,15 +15,14 @@ use serde_json::Value;
 use tokio::task::AbortHandle;
 
 use crate::backoff::random_below;
-use crate::outbox::Outbox;
-use crate::protocol::{Header, Message};
+use crate::outbox::{Outbox, PushError};
+use crate::protocol::{Header, Message, ProtocolError};
 use crate::request_id::next_id;
 
 /// Identifies one subscriber: a follower connection, or a local handle core.
 pub(crate) type SubscriberId = u64;
 
 pub(crate) fn next_subscriber_id() -> SubscriberId {
-    use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -38,26 +42,46 @@ pub(crate) enum Sink {
     Local(LocalDelivery),
 }
 
+/// A value that could not be pushed to one follower because it is over the frame limit.
+pub(crate) struct TooLarge {
+    pub(crate) len: u64,
+    pub(crate) max: usize,
+}
+
 impl Sink {
-    fn deliver(&self, message: &Message, key: &str, value: &Bytes) {
+    fn deliver(&self, message: &Message, key: &str, value: &Bytes) -> Result<(), TooLarge> {
         match self {
             Sink::Remote { outbox, timeout_ms } => {
-                // A closed connection is being torn down; its subscriptions go with it.
-                let _ = outbox.push_bytes(Header::request(next_id(), *timeout_ms), message, value);
+                let header = Header::request(next_id(), *timeout_ms);
+                match outbox.push_bytes(header, message, value) {
+                    Err(PushError::Protocol(ProtocolError::FrameTooLarge { len, max })) => {
+                        Err(TooLarge { len, max })
+                    }
+                    // A closed connection is being torn down; its subscriptions go with it.
+                    _ => Ok(()),
+                }
             }
-            Sink::Local(f) => f(key, value),
+            Sink::Local(f) => {
+                f(key, value);
+                Ok(())
+            }
         }
     }
 }
 
 struct Topic {
     reg: Value,
+    /// Tells this topic from an earlier one of the same key.
+    generation: u64,
     subscribers: Vec<(SubscriberId, Sink)>,
     last: Option<Bytes>,
     upstream: Option<AbortHandle>,
+    /// Values that could not be pushed to some follower because of their size.
+    oversized: u64,
 }
 
-/// A key nobody subscribes to any more: stop its upstream subscription.
+/// A key nobody subscribes to any more: stop its upstream subscription and tell the real
+/// client.
 pub(crate) struct Abandoned {
     pub(crate) reg: Value,
     upstream: Option<AbortHandle>,
@@ -71,9 +95,25 @@ impl Abandoned {
     }
 }
 
+/// What [`SubscriptionRegistry::add`] found.
+pub(crate) struct Added {
+    /// The key is new: its upstream must be started (with this generation).
+    pub(crate) start: Option<u64>,
+    /// The cached value for a late subscriber (when broadcasting).
+    pub(crate) replay: Option<Bytes>,
+}
+
+/// A value pushed to a follower that was over its frame limit, for the caller to report.
+pub(crate) struct Oversized {
+    pub(crate) count: u64,
+    pub(crate) len: u64,
+    pub(crate) max: usize,
+}
+
 pub(crate) struct SubscriptionRegistry {
     topics: Mutex<HashMap<String, Topic>>,
     broadcast: bool,
+    generations: AtomicU64,
 }
 
 impl SubscriptionRegistry {
@@ -81,6 +121,7 @@ impl SubscriptionRegistry {
         Self {
             topics: Mutex::new(HashMap::new()),
             broadcast,
+            generations: AtomicU64::new(0),
         }
     }
 
@@ -88,56 +129,58 @@ impl SubscriptionRegistry {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a subscriber. Returns whether the key is new (its upstream must be started, then
-    /// recorded with [`Self::set_upstream`]) and, for a late subscriber while broadcasting, the
-    /// cached value to hand it. Nothing is delivered here, so callers may hold their own locks.
-    pub(crate) fn add(
-        &self,
-        key: &str,
-        reg: Value,
-        id: SubscriberId,
-        sink: Sink,
-    ) -> (bool, Option<Bytes>) {
+    /// Adds a subscriber. Nothing is delivered here, so callers may hold their own locks.
+    pub(crate) fn add(&self, key: &str, reg: Value, id: SubscriberId, sink: Sink) -> Added {
         let mut topics = self.topics();
         match topics.get_mut(key) {
             Some(topic) => {
                 if topic.subscribers.iter().any(|(s, _)| *s == id) {
-                    return (false, None);
+                    return Added {
+                        start: None,
+                        replay: None,
+                    };
                 }
                 topic.subscribers.push((id, sink));
-                (false, topic.last.clone().filter(|_| self.broadcast))
+                Added {
+                    start: None,
+                    replay: topic.last.clone().filter(|_| self.broadcast),
+                }
             }
             None => {
+                let generation = self.generations.fetch_add(1, Ordering::Relaxed);
                 topics.insert(
                     key.to_owned(),
                     Topic {
                         reg,
+                        generation,
                         subscribers: vec![(id, sink)],
                         last: None,
                         upstream: None,
+                        oversized: 0,
                     },
                 );
-                (true, None)
+                Added {
+                    start: Some(generation),
+                    replay: None,
+                }
             }
         }
     }
 
-    /// Records the task feeding `key`; aborts it at once if the key was abandoned meanwhile.
-    pub(crate) fn set_upstream(&self, key: &str, handle: AbortHandle) {
+    /// Records the task feeding `key`; aborts it at once if that topic was abandoned meanwhile.
+    pub(crate) fn set_upstream(&self, key: &str, generation: u64, handle: AbortHandle) {
         match self.topics().get_mut(key) {
-            Some(topic) => topic.upstream = Some(handle),
-            None => handle.abort(),
+            Some(topic) if topic.generation == generation => topic.upstream = Some(handle),
+            _ => handle.abort(),
         }
     }
 
-    /// A value from upstream: cache it and push it out. Sinks run outside the registry's
-    /// lock, so a local sink may take locks of its own.
-    pub(crate) fn deliver(&self, key: &str, value: Bytes) {
+    /// A value from upstream: cache it and push it out. Returns what could not be pushed to
+    /// some follower for its size, the first time and then every 1000th time for this key.
+    pub(crate) fn deliver(&self, key: &str, generation: u64, value: Bytes) -> Option<Oversized> {
         let targets: Vec<Sink> = {
             let mut topics = self.topics();
-            let Some(topic) = topics.get_mut(key) else {
-                return;
-            };
+            let topic = topics.get_mut(key).filter(|t| t.generation == generation)?;
             topic.last = Some(value.clone());
             if self.broadcast {
                 topic.subscribers.iter().map(|(_, s)| s.clone()).collect()
@@ -151,14 +194,26 @@ impl SubscriptionRegistry {
         let message = Message::SubscribeResult {
             key: key.to_owned(),
         };
+        let mut too_large = None;
         for sink in targets {
-            sink.deliver(&message, key, &value);
+            if let Err(e) = sink.deliver(&message, key, &value) {
+                too_large = Some(e);
+            }
         }
+        let e = too_large?;
+        let mut topics = self.topics();
+        let topic = topics.get_mut(key)?;
+        topic.oversized += 1;
+        (topic.oversized % 1000 == 1).then_some(Oversized {
+            count: topic.oversized,
+            len: e.len,
+            max: e.max,
+        })
     }
 
     /// Hands a replayed value to one sink.
     pub(crate) fn replay(key: &str, sink: &Sink, value: &Bytes) {
-        sink.deliver(
+        let _ = sink.deliver(
             &Message::SubscribeResult {
                 key: key.to_owned(),
             },
@@ -182,31 +237,40 @@ impl SubscriptionRegistry {
         None
     }
 
-    /// Removes a subscriber from every key (its connection closed).
-    pub(crate) fn remove_all(&self, id: SubscriberId) -> Vec<Abandoned> {
+    /// Removes a subscriber from the given keys (its connection closed).
+    pub(crate) fn remove_keys<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k String>,
+        id: SubscriberId,
+    ) -> Vec<Abandoned> {
         let mut topics = self.topics();
         let mut gone = Vec::new();
-        topics.retain(|_, topic| {
+        for key in keys {
+            let Some(topic) = topics.get_mut(key.as_str()) else {
+                continue;
+            };
             topic.subscribers.retain(|(s, _)| *s != id);
             if topic.subscribers.is_empty() {
-                gone.push(Abandoned {
-                    reg: topic.reg.take(),
-                    upstream: topic.upstream.take(),
-                });
-                false
-            } else {
-                true
+                if let Some(topic) = topics.remove(key.as_str()) {
+                    gone.push(Abandoned {
+                        reg: topic.reg,
+                        upstream: topic.upstream,
+                    });
+                }
             }
-        });
+        }
         gone
     }
 
-    /// Stops every upstream subscription (the leader is closing).
+    /// Stops every upstream subscription (the leader is closing). The topics are dropped after
+    /// the lock is released (their sinks may hold the last reference to a local delivery).
     pub(crate) fn clear(&self) {
-        for (_, topic) in self.topics().drain() {
-            if let Some(h) = topic.upstream {
+        let topics: Vec<Topic> = self.topics().drain().map(|(_, t)| t).collect();
+        for topic in &topics {
+            if let Some(h) = &topic.upstream {
                 h.abort();
             }
         }
+        drop(topics);
     }
 }

@@ -109,6 +109,11 @@ impl FrameCodec {
         self.max_frame_len
     }
 
+    /// Changes the maximum (a leader raises it once a peer has registered).
+    pub(crate) fn set_max_frame_len(&mut self, max_frame_len: usize) {
+        self.max_frame_len = max_frame_len.max(HEADER_LEN);
+    }
+
     /// Reads and checks a header at the start of `src` (which holds at least 24 bytes) and
     /// returns it with the two body lengths.
     fn parse_header(&self, src: &[u8]) -> Result<(Header, usize, usize), ProtocolError> {
@@ -180,8 +185,8 @@ impl Decoder for FrameCodec {
         let (header, conn_len, app_len) = self.parse_header(src)?;
         let total = HEADER_LEN + conn_len + app_len;
         if src.len() < total {
-            // The length was checked against the maximum, so this reservation is bounded.
-            src.reserve(total - src.len());
+            // Memory grows with the bytes that actually arrive, not with what a header claims.
+            src.reserve((total - src.len()).min(64 * 1024));
             return Ok(None);
         }
         let mut frame = src.split_to(total).freeze();

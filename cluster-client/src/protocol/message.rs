@@ -10,7 +10,9 @@ use super::frame::{Frame, FrameCodec, FrameKind, HEADER_LEN, Header};
 use super::js_json::{write_js_json, write_js_string};
 
 /// What a packet is, from its conn object's `type` and fields.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` never prints a shared secret.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Message {
     /// Follower → leader, first packet of every connection: join a channel.
@@ -53,6 +55,20 @@ pub enum Message {
         /// No response is expected.
         oneway: bool,
     },
+    /// Follower → leader: a publication. On the wire it is a oneway `invoke` of the publish
+    /// method with one argument, plus three keys Node leaders ignore: who published it, which
+    /// of its keys (`slot`) and the publisher's sequence number, so a Rust leader can tell a
+    /// re-sent publication it already applied from a new one.
+    Publish {
+        /// The wire name of the publish method.
+        method: String,
+        /// The publishing handle's identity (unique per process and channel core).
+        publisher: String,
+        /// The publisher's number for the publication's key.
+        slot: u64,
+        /// The publisher's sequence number; later publications have larger ones.
+        seq: u64,
+    },
     /// Leader → follower: the outcome of an invoke; the payload is the result or the error.
     InvokeResult {
         /// Whether the payload is a result (true) or an error (false).
@@ -81,7 +97,7 @@ impl Message {
             Message::Unsubscribe { .. } => "unSubscribe",
             Message::SubscribeResult { .. } => "subscribe_result",
             Message::SubscribeResultRes => "subscribe_result_res",
-            Message::Invoke { .. } => "invoke",
+            Message::Invoke { .. } | Message::Publish { .. } => "invoke",
             Message::InvokeResult { .. } => "invoke_result",
             Message::Heartbeat => "heartbeat",
             Message::HeartbeatRes => "heartbeat_res",
@@ -197,6 +213,12 @@ impl Message {
                 key: take_string(&mut obj, "subscribe_result", "key")?,
             },
             "subscribe_result_res" => Message::SubscribeResultRes,
+            "invoke" if publication_keys(&obj) => Message::Publish {
+                method: take_string(&mut obj, "invoke", "method")?,
+                publisher: take_string(&mut obj, "invoke", "publisher")?,
+                slot: obj.get("slot").and_then(Value::as_u64).unwrap_or(0),
+                seq: obj.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            },
             "invoke" => Message::Invoke {
                 method: take_string(&mut obj, "invoke", "method")?,
                 arg_length: match obj.get("argLength") {
@@ -273,6 +295,21 @@ impl Message {
                 } else {
                     b",\"oneway\":false"
                 });
+            }
+            Message::Publish {
+                method,
+                publisher,
+                slot,
+                seq,
+            } => {
+                out.extend_from_slice(b",\"method\":");
+                write_js_string(out, method);
+                out.extend_from_slice(b",\"argLength\":1,\"oneway\":true,\"publisher\":");
+                write_js_string(out, publisher);
+                out.extend_from_slice(b",\"slot\":");
+                out.extend_from_slice(slot.to_string().as_bytes());
+                out.extend_from_slice(b",\"seq\":");
+                out.extend_from_slice(seq.to_string().as_bytes());
             }
             Message::InvokeResult { success } => {
                 out.extend_from_slice(if *success {
@@ -369,6 +406,12 @@ struct RawConn<'a> {
     oneway: Option<bool>,
     #[serde(default)]
     success: Option<bool>,
+    #[serde(borrow, default)]
+    publisher: Option<Cow<'a, str>>,
+    #[serde(default)]
+    slot: Option<u64>,
+    #[serde(default)]
+    seq: Option<u64>,
 }
 
 impl RawConn<'_> {
@@ -376,10 +419,22 @@ impl RawConn<'_> {
     /// explains what is wrong).
     fn into_message(self, conn: &Bytes) -> Option<Message> {
         Some(match &*self.type_name {
-            "invoke" => Message::Invoke {
-                method: self.method?.into_owned(),
-                arg_length: self.arg_length.unwrap_or(0),
-                oneway: self.oneway.unwrap_or(false),
+            "invoke" => match (self.publisher, self.slot, self.seq) {
+                (Some(publisher), Some(slot), Some(seq))
+                    if self.arg_length == Some(1) && self.oneway == Some(true) =>
+                {
+                    Message::Publish {
+                        method: self.method?.into_owned(),
+                        publisher: publisher.into_owned(),
+                        slot,
+                        seq,
+                    }
+                }
+                _ => Message::Invoke {
+                    method: self.method?.into_owned(),
+                    arg_length: self.arg_length.unwrap_or(0),
+                    oneway: self.oneway.unwrap_or(false),
+                },
             },
             "invoke_result" => Message::InvokeResult {
                 success: self.success?,
@@ -427,6 +482,78 @@ fn take_string(
     match obj.remove(field) {
         Some(Value::String(s)) => Ok(s),
         _ => Err(bad(packet, field, "string")),
+    }
+}
+
+/// Whether an invoke's conn object carries a publication's identity (see [`Message::Publish`]).
+fn publication_keys(obj: &Map<String, Value>) -> bool {
+    obj.get("publisher").is_some_and(Value::is_string)
+        && obj.get("slot").is_some_and(Value::is_u64)
+        && obj.get("seq").is_some_and(Value::is_u64)
+        && obj.get("argLength").and_then(Value::as_u64) == Some(1)
+        && obj.get("oneway") == Some(&Value::Bool(true))
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::RegisterChannel {
+                channel_name,
+                secret,
+            } => f
+                .debug_struct("RegisterChannel")
+                .field("channel_name", channel_name)
+                .field("secret", &secret.as_ref().map(|_| "<redacted>"))
+                .finish(),
+            Message::RegisterChannelRes => f.write_str("RegisterChannelRes"),
+            Message::Subscribe { key, reg } => f
+                .debug_struct("Subscribe")
+                .field("key", key)
+                .field("reg", reg)
+                .finish(),
+            Message::Unsubscribe { key, reg } => f
+                .debug_struct("Unsubscribe")
+                .field("key", key)
+                .field("reg", reg)
+                .finish(),
+            Message::SubscribeResult { key } => {
+                f.debug_struct("SubscribeResult").field("key", key).finish()
+            }
+            Message::SubscribeResultRes => f.write_str("SubscribeResultRes"),
+            Message::Invoke {
+                method,
+                arg_length,
+                oneway,
+            } => f
+                .debug_struct("Invoke")
+                .field("method", method)
+                .field("arg_length", arg_length)
+                .field("oneway", oneway)
+                .finish(),
+            Message::Publish {
+                method,
+                publisher,
+                slot,
+                seq,
+            } => f
+                .debug_struct("Publish")
+                .field("method", method)
+                .field("publisher", publisher)
+                .field("slot", slot)
+                .field("seq", seq)
+                .finish(),
+            Message::InvokeResult { success } => f
+                .debug_struct("InvokeResult")
+                .field("success", success)
+                .finish(),
+            Message::Heartbeat => f.write_str("Heartbeat"),
+            Message::HeartbeatRes => f.write_str("HeartbeatRes"),
+            Message::Unknown { type_name, conn } => f
+                .debug_struct("Unknown")
+                .field("type_name", type_name)
+                .field("conn_len", &conn.len())
+                .finish(),
+        }
     }
 }
 
