@@ -135,14 +135,14 @@ pub fn invoke_oneway<S: Service, A: EncodeArgs + Send + 'static>(
     args: A,
 ) {
     if let Err(e) = handle.invoke_oneway(method, args) {
-        tracing::warn!(error = %e, method, "oneway call not sent");
+        tracing::warn!(error = ?e.to_string(), method, "oneway call not sent");
     }
 }
 
 /// A publication through the handle (remembered and replayed to every new leader).
 pub fn publish<S: Service, P: Serialize>(handle: &Handle<S>, value: &P) {
     if let Err(e) = handle.publish(value) {
-        tracing::warn!(error = %e, "publication not sent");
+        tracing::warn!(error = ?e.to_string(), "publication not sent");
     }
 }
 
@@ -160,7 +160,7 @@ where
     match handle.subscribe::<R, T>(key) {
         Ok(sub) => Either::Left(sub),
         Err(e) => {
-            tracing::warn!(error = %e, "subscription not made");
+            tracing::warn!(error = ?e.to_string(), "subscription not made");
             Either::Right(futures::stream::empty::<T>())
         }
     }
@@ -169,7 +169,7 @@ where
 /// Ends this process's subscriptions to `key`.
 pub fn unsubscribe<S: Service, R: Serialize>(handle: &Handle<S>, key: &R) {
     if let Err(e) = handle.unsubscribe(key) {
-        tracing::warn!(error = %e, "unsubscribe failed");
+        tracing::warn!(error = ?e.to_string(), "unsubscribe failed");
     }
 }
 

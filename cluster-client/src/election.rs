@@ -151,11 +151,11 @@ impl<S: Service> Core<S> {
         match lost {
             Lost::Refused(e) | Lost::Transient(e) => {
                 pacing.stranger_since = None;
-                tracing::debug!(error = %e, "election attempt failed; retrying");
+                tracing::debug!(error = ?e.to_string(), "election attempt failed; retrying");
             }
             Lost::Definitive(e) => {
                 pacing.stranger_since = None;
-                tracing::warn!(error = %e, "election failed; retrying in the background");
+                tracing::warn!(error = ?e.to_string(), "election failed; retrying in the background");
                 self.set_role(Role::Failed(e));
             }
             Lost::Stranger { seen, definitive } => {
@@ -166,14 +166,14 @@ impl<S: Service> Core<S> {
                         port: self.options.port,
                         seen,
                     };
-                    tracing::warn!(error = %e, "the port is not held by a cluster-client leader; retrying in the background");
+                    tracing::warn!(error = ?e.to_string(), "the port is not held by a cluster-client leader; retrying in the background");
                     self.set_role(Role::Failed(e));
                 } else {
-                    tracing::debug!(seen = %seen, "the port's owner did not answer like a leader; retrying");
+                    tracing::debug!(seen = ?seen, "the port's owner did not answer like a leader; retrying");
                 }
             }
             Lost::Final(e) => {
-                tracing::warn!(error = %e, "election failed");
+                tracing::warn!(error = ?e.to_string(), "election failed");
                 self.set_role(Role::Failed(e));
                 // A fixed leader that cannot lead stays failed until closed.
                 self.shutdown.cancelled().await;

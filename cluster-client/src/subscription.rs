@@ -225,7 +225,7 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
                 Poll::Ready(Some(bytes)) => match this.codec.decode::<T>(&bytes) {
                     Ok(v) => return Poll::Ready(Some(v)),
                     Err(e) => {
-                        tracing::warn!(key = %this.raw.key, error = %e, "skipping a subscription value that does not decode")
+                        tracing::warn!(key = ?this.raw.key, error = ?e.to_string(), "skipping a subscription value that does not decode")
                     }
                 },
                 other => return other.map(|_| None),

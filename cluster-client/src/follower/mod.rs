@@ -521,7 +521,7 @@ impl Reader {
                 }
             }
         };
-        tracing::debug!(%reason, "follower connection ended");
+        tracing::debug!(reason = ?reason, "follower connection ended");
         *self
             .observed
             .ended

@@ -134,7 +134,7 @@ impl<S: Service> Core<S> {
                     Err(CallFailure::Failed(e)) => {
                         drop(st);
                         drop(role);
-                        tracing::warn!(error = %e, "oneway call not sent");
+                        tracing::warn!(error = ?e.to_string(), "oneway call not sent");
                         return;
                     }
                 },
