@@ -7,20 +7,9 @@ use std::collections::HashMap;
 use quote::ToTokens;
 use syn::{FnArg, Pat, ReturnType, Type};
 
-use crate::ast::{self, Method, Output, Service};
+use crate::ast::{self, Method, Output, RESERVED, Service};
 use crate::attr::{KINDS, Kind};
 use crate::ctxt::Ctxt;
-
-/// Inherent methods of the generated handle; a trait method of the same name would be
-/// shadowed by them.
-const RESERVED: &[&str] = &[
-    "builder",
-    "from_handle",
-    "handle",
-    "is_leader",
-    "ready",
-    "close",
-];
 
 /// Type-level arguments are limited by the runtime's tuple impls.
 const MAX_ARGS: usize = 12;

@@ -46,6 +46,7 @@ pub fn read<'a>(cx: &mut Ctxt, item: &'a ItemImpl, args: Args) -> Service<'a> {
     let mut methods = Vec::new();
     let mut local_methods = Vec::new();
     let mut handle_items = Vec::new();
+    let mut has_macros = false;
     for impl_item in &item.items {
         match impl_item {
             ImplItem::Fn(f) if f.attrs.iter().any(|a| a.path().is_ident("delegate")) => {
@@ -68,36 +69,46 @@ pub fn read<'a>(cx: &mut Ctxt, item: &'a ItemImpl, args: Args) -> Service<'a> {
                     .collect();
                 methods.push(method);
             }
-            ImplItem::Fn(f) => local_methods.push(&f.sig.ident),
+            ImplItem::Fn(f) => local_methods.push(&f.sig),
             // The handle implements the same trait, so it needs the same associated items.
             ImplItem::Type(_) | ImplItem::Const(_) if trait_path.is_some() => {
                 handle_items.push(impl_item.to_token_stream());
             }
             ImplItem::Type(_) | ImplItem::Const(_) => {}
-            ImplItem::Macro(m) => cx.error_spanned_by(
-                m,
-                format!(
-                    "#[cluster_client] cannot see what `{}!` defines inside the impl; move the macro invocation to an impl block of its own",
-                    m.mac.path.to_token_stream().to_string().replace(' ', "")
-                ),
-            ),
-            other => cx.error_spanned_by(
-                other,
-                "#[cluster_client] does not understand this item; move it to an impl block of its own",
-            ),
+            ImplItem::Macro(m) => {
+                has_macros = true;
+                cx.error_spanned_by(
+                    m,
+                    format!(
+                        "#[cluster_client] cannot see what `{}!` defines inside the impl; move the macro invocation to an impl block of its own",
+                        m.mac.path.to_token_stream().to_string().replace(' ', "")
+                    ),
+                );
+            }
+            other => {
+                has_macros = true;
+                cx.error_spanned_by(
+                    other,
+                    "#[cluster_client] does not understand this item; move it to an impl block of its own",
+                );
+            }
         }
     }
     // Rustc reports a required trait method the handle lacks at its impl: make that point at
     // the methods the user kept local.
     let handle_impl_span = match (&trait_path, local_methods.first(), local_methods.last()) {
-        (Some(_), Some(first), Some(last)) => Some((first.span(), last.span())),
+        (Some(_), Some(first), Some(last)) => Some((first.ident.span(), last.ident.span())),
         _ => None,
     };
 
+    // Stubs need a concrete named client, a plain impl, and every item of the impl known.
     let shape_ok = item.generics.params.is_empty()
         && item.generics.where_clause.is_none()
         && type_name.is_some()
-        && !matches!(item.trait_, Some((Some(_), _, _)));
+        && item.unsafety.is_none()
+        && item.defaultness.is_none()
+        && !matches!(item.trait_, Some((Some(_), _, _)))
+        && !has_macros;
     let self_ty = item.self_ty.to_token_stream().to_string().replace(' ', "");
     let docs = match &trait_path {
         Some(path) => {

@@ -32,8 +32,8 @@ pub struct Service<'a> {
     /// The methods the handle carries, in the user's order.
     pub methods: Vec<Method<'a>>,
     /// Methods of an impl block without `#[delegate]`: the real client keeps them, the handle
-    /// does not have them.
-    pub local_methods: Vec<&'a Ident>,
+    /// does not have them (a trait's default body serves the handle instead).
+    pub local_methods: Vec<&'a Signature>,
     /// The channel name.
     pub channel: String,
     pub names: Names,
@@ -91,6 +91,17 @@ impl Names {
         }
     }
 }
+
+/// Inherent methods of the generated handle; a trait method of the same name would be
+/// shadowed by them, and an inherent one would clash.
+pub const RESERVED: &[&str] = &[
+    "builder",
+    "from_handle",
+    "handle",
+    "is_leader",
+    "ready",
+    "close",
+];
 
 /// Markdown the generated docs use.
 pub struct Docs {

@@ -64,25 +64,19 @@ pub fn expand(cx: &Ctxt, service: &Service<'_>) -> TokenStream {
 /// The handle's methods with bodies that never run, when every method's return type can be
 /// produced without knowing more.
 fn stub_methods(service: &Service<'_>) -> TokenStream {
-    let p = private(service);
     let mut methods = Vec::new();
     for m in &service.methods {
+        // Inherent methods named like the handle's own are reported already; a stub of one
+        // would only clash with it (a `close` of its own replaces the handle's).
+        if service.trait_path.is_none()
+            && m.ident != "close"
+            && ast::RESERVED.iter().any(|r| m.ident == r)
+        {
+            continue;
+        }
         let sig = &m.handle_sig;
-        let body = match &sig.output {
-            _ if sig.asyncness.is_some() => quote!(loop {}),
-            ReturnType::Default => quote!(loop {}),
-            ReturnType::Type(_, ty) => match &**ty {
-                Type::ImplTrait(_) => {
-                    if let Some((out, _)) = ast::impl_trait_assoc(ty, "Future", "Output") {
-                        quote!(#p::stub_future::<#out>())
-                    } else if let Some((item, _)) = ast::impl_trait_assoc(ty, "Stream", "Item") {
-                        quote!(#p::stub_stream::<#item>())
-                    } else {
-                        return TokenStream::new();
-                    }
-                }
-                _ => quote!(loop {}),
-            },
+        let Some(body) = stub_body(service, sig) else {
+            return TokenStream::new();
         };
         let attrs = &m.handle_attrs;
         let vis = &m.vis;
@@ -93,5 +87,41 @@ fn stub_methods(service: &Service<'_>) -> TokenStream {
             }
         });
     }
+    // In a trait's impl, the methods kept local are stubbed too: the fallback cannot tell a
+    // required one from one with a default, and the user's mistake is elsewhere.
+    if service.trait_path.is_some() {
+        for sig in &service.local_methods {
+            let sig = ast::plain_arguments(sig);
+            let Some(body) = stub_body(service, &sig) else {
+                return TokenStream::new();
+            };
+            methods.push(quote! {
+                #sig {
+                    #body
+                }
+            });
+        }
+    }
     super::handle::methods_impl(service, quote!(#(#methods)*))
+}
+
+/// A body of type `sig`'s return type that never runs, when one can be written.
+fn stub_body(service: &Service<'_>, sig: &syn::Signature) -> Option<TokenStream> {
+    let p = private(service);
+    Some(match &sig.output {
+        _ if sig.asyncness.is_some() => quote!(loop {}),
+        ReturnType::Default => quote!(loop {}),
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::ImplTrait(_) => {
+                if let Some((out, _)) = ast::impl_trait_assoc(ty, "Future", "Output") {
+                    quote!(#p::stub_future::<#out>())
+                } else if let Some((item, _)) = ast::impl_trait_assoc(ty, "Stream", "Item") {
+                    quote!(#p::stub_stream::<#item>())
+                } else {
+                    return None;
+                }
+            }
+            _ => quote!(loop {}),
+        },
+    })
 }

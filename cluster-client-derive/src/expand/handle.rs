@@ -2,7 +2,7 @@
 //! trait, or as inherent methods), routing each call to the local real client (leader) or over
 //! the wire (follower), whichever holds now.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::Ident;
 
@@ -39,17 +39,25 @@ pub fn methods_impl(service: &Service<'_>, methods: TokenStream) -> TokenStream 
     let (impl_generics, ty_generics, where_clause) = service.generics.split_for_impl();
     let items = &service.handle_items;
     let cluster = &service.names.cluster;
-    let name = quote!(#cluster);
-    let (impl_token, name) = match service.handle_impl_span {
-        Some((first, last)) => (quote_spanned!(first=> impl), respan(name, last)),
-        None => (quote!(impl), name),
-    };
     let trait_for = service.trait_path.as_ref().map(|t| quote!(#t for));
-    quote! {
-        #impl_token #impl_generics #trait_for #name #ty_generics #where_clause {
+    let mut body = Group::new(
+        Delimiter::Brace,
+        quote! {
             #(#items)*
             #methods
+        },
+    );
+    // Rustc reports a missing trait item at the impl's header, from its first to its last
+    // token: put those at the methods the user kept local.
+    let (impl_token, name) = match service.handle_impl_span {
+        Some((first, last)) => {
+            body.set_span(last);
+            (quote_spanned!(first=> impl), respan(quote!(#cluster), last))
         }
+        None => (quote!(impl), quote!(#cluster)),
+    };
+    quote! {
+        #impl_token #impl_generics #trait_for #name #ty_generics #where_clause #body
     }
 }
 
