@@ -12,7 +12,8 @@
 //! `{"id":2,"cmd":"is_leader"}`, `{"id":3,"cmd":"watch","topic":"t"}` (then
 //! `{"event":"value","topic":..,"value":[..]}` per value), `{"id":4,"cmd":"announce",
 //! "topic":"t","value":"v"}`, `{"id":5,"cmd":"describe"}` (trait form: the handle's and the
-//! real client's `describe`), `{"id":6,"cmd":"exit"}`.
+//! real client's `describe`), `{"id":6,"cmd":"await_elections","count":2}` (answers once the
+//! process has led or followed a leader that many times, and is ready), `{"id":7,"cmd":"exit"}`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -132,6 +133,35 @@ impl Shared {
             Shared::Trait(h) => h.close().await,
         }
     }
+
+    fn elections(&self) -> u64 {
+        match self {
+            Shared::Inherent(h) => h.handle().elections(),
+            Shared::Trait(h) => h.handle().elections(),
+        }
+    }
+
+    async fn ready(&self) -> Result<(), cluster_client::Error> {
+        match self {
+            Shared::Inherent(h) => h.ready().await,
+            Shared::Trait(h) => h.ready().await,
+        }
+    }
+
+    /// Waits (up to 10 s) until this process has led or followed a leader `count` times, then
+    /// until it is ready. The runtime announces no election, so the counter is checked every
+    /// few milliseconds.
+    async fn await_elections(&self, count: u64) -> Result<Value, String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.elections() < count {
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("{} elections after 10 s", self.elections()));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        self.ready().await.map_err(|e| e.to_string())?;
+        Ok(json!(self.elections()))
+    }
 }
 
 async fn create(form: &str, port: u16, timeout: Duration, backend: &Arc<Backend>) -> Shared {
@@ -223,6 +253,11 @@ async fn main() {
                 Ok(Value::Null)
             }
             "describe" => Ok(shared.describe(&backend)),
+            "await_elections" => {
+                shared
+                    .await_elections(cmd["count"].as_u64().unwrap_or(1))
+                    .await
+            }
             "exit" => {
                 shared.close().await;
                 emit(json!({"id": id, "ok": true, "result": null}));

@@ -57,7 +57,14 @@ pub async fn leader_and_two_followers_across_a_kill(
     leader.sigkill();
     leader.wait_exit().await;
 
-    // Calls made while the survivors elect a new leader wait for it.
+    // Once both survivors have seen the loss and lead or follow the new leader (a call made
+    // before a follower notices goes to the dead connection and fails with "leader lost"),
+    // they answer as before.
+    for worker in [&mut a, &mut b] {
+        worker
+            .ok(json!({"cmd": "await_elections", "count": 2}))
+            .await;
+    }
     for worker in [&mut a, &mut b] {
         let answers = worker.ok(json!({"cmd": "script"})).await;
         assert_eq!(&answers, expected, "{} after the kill", worker.name);
