@@ -118,15 +118,9 @@ impl Registry for SdkRegistry {
         instances(&service).ok_or(SdkError::Unknown { service })
     }
 
-    fn resolve(
-        &self,
-        service: String,
-        port: u16,
-    ) -> impl Future<Output = Result<String, SdkError>> + Send {
-        async move {
-            let all = instances(&service).ok_or(SdkError::Unknown { service })?;
-            Ok(all[usize::from(port) % all.len()].clone())
-        }
+    async fn resolve(&self, service: String, port: u16) -> Result<String, SdkError> {
+        let all = instances(&service).ok_or(SdkError::Unknown { service })?;
+        Ok(all[usize::from(port) % all.len()].clone())
     }
 
     fn heartbeat(&self, node: String) {
