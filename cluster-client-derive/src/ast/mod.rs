@@ -481,3 +481,48 @@ pub fn private(args: &Args) -> TokenStream {
     let krate = krate(args);
     quote!(#krate::__private)
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    use super::SelfResolver;
+
+    fn resolved(client: &str, trait_path: Option<&str>, ty: &str) -> String {
+        let client: syn::Type = syn::parse_str(client).unwrap();
+        let trait_path: Option<syn::Path> = trait_path.map(|t| syn::parse_str(t).unwrap());
+        let resolver = SelfResolver {
+            client: &client,
+            trait_path: trait_path.as_ref(),
+        };
+        let ty: syn::Type = syn::parse_str(ty).unwrap();
+        resolver
+            .resolve(&ty)
+            .to_token_stream()
+            .to_string()
+            .replace(' ', "")
+    }
+
+    #[test]
+    fn self_becomes_the_real_client_and_its_associated_types_go_through_the_trait() {
+        let registry = |ty| resolved("MyRegistry", Some("sdk::Registry"), ty);
+        assert_eq!(registry("Self"), "MyRegistry");
+        assert_eq!(
+            registry("Self::Error"),
+            "<MyRegistryassdk::Registry>::Error"
+        );
+        assert_eq!(
+            registry("Result<Vec<Self>, Self::Error>"),
+            "Result<Vec<MyRegistry>,<MyRegistryassdk::Registry>::Error>"
+        );
+        assert_eq!(registry("String"), "String");
+        assert_eq!(
+            resolved("Inventory", None, "Option<Self>"),
+            "Option<Inventory>"
+        );
+        assert_eq!(
+            resolved("C", Some("Registry"), "Self::Key"),
+            "<CasRegistry>::Key"
+        );
+    }
+}
