@@ -2,7 +2,9 @@
 //! (not published).
 
 pub mod demo;
+pub mod inherent_demo;
 pub mod macro_demo;
 pub mod node_demo;
+pub mod registry_sdk;
 pub mod streams;
 pub mod worker_io;

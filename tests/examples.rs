@@ -71,6 +71,22 @@ fn summary(stdout: &str) -> &str {
 }
 
 #[test]
+fn inherent_client_shares_one_backend_connection_across_a_leader_kill() {
+    let stdout = run_example("inherent_client", Duration::from_secs(60));
+    let summary = summary(&stdout);
+    assert!(
+        summary.contains("backend connections before the kill: 1, after failover: 1"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("subscriptions still delivering: 3/3"),
+        "{summary}"
+    );
+    assert!(summary.contains("workers announced: 4"), "{summary}");
+    assert!(stdout.contains("killing the leader"), "{stdout}");
+}
+
+#[test]
 fn api_client_serves_reads_from_the_cache_and_keeps_it_fresh() {
     let stdout = run_example("api_client", Duration::from_secs(60));
     let summary = summary(&stdout);

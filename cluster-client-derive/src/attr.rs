@@ -4,12 +4,12 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitStr, Path};
+use syn::{Attribute, LitStr, Path, Visibility};
 
 use crate::ctxt::Ctxt;
 
-/// The trait-level keys, in the order error messages list them.
-const TRAIT_KEYS: &str = "`name`, `rename_all`, `crate`";
+/// The keys of `#[cluster_client(..)]`, in the order error messages list them.
+const ITEM_KEYS: &str = "`name`, `rename_all`, `crate`, `prefix`, `vis`";
 
 /// The delegate kinds, in the order error messages list them.
 pub const KINDS: &str = "`invoke`, `invoke_oneway`, `subscribe`, `unsubscribe`, `publish`, `close`";
@@ -108,19 +108,24 @@ fn capitalize(word: &str) -> String {
     }
 }
 
-/// The arguments of `#[cluster_client(..)]`.
+/// The arguments of `#[cluster_client(..)]`, the same for every form.
 #[derive(Default)]
-pub struct TraitArgs {
-    /// The channel name (default: the trait name).
+pub struct Args {
+    /// The channel name (default: the trait name, or the type name of an inherent impl).
     pub name: Option<LitStr>,
     pub rename_all: Option<RenameAll>,
     /// Where the runtime lives (default `::cluster_client`).
     pub krate: Option<Path>,
+    /// Put before the generated names (`{prefix}{Name}Cluster`), so that two impls of one
+    /// trait can sit in one module.
+    pub prefix: Option<String>,
+    /// The visibility of the generated items (default: the trait's; private for an impl).
+    pub vis: Option<Visibility>,
 }
 
-impl TraitArgs {
-    pub fn parse(cx: &mut Ctxt, tokens: TokenStream) -> TraitArgs {
-        let mut args = TraitArgs::default();
+impl Args {
+    pub fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
+        let mut args = Args::default();
         let mut seen: Vec<String> = Vec::new();
         let parser = syn::meta::parser(|meta| {
             let key = path_to_string(&meta.path);
@@ -158,10 +163,32 @@ impl TraitArgs {
                             .error_spanned_by(&lit, "expected a path such as \"::cluster_client\""),
                     }
                 }
+                "prefix" => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let value = lit.value();
+                    if is_ident_start(&value) {
+                        args.prefix = Some(value);
+                    } else {
+                        cx.error_spanned_by(
+                            &lit,
+                            "the prefix starts the generated type names: write an identifier such as \"Primary\"",
+                        );
+                    }
+                }
+                "vis" => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    match lit.parse::<Visibility>() {
+                        Ok(vis) => args.vis = Some(vis),
+                        Err(_) => cx.error_spanned_by(
+                            &lit,
+                            "expected a visibility such as \"pub\", \"pub(crate)\" or \"pub(super)\"",
+                        ),
+                    }
+                }
                 _ => {
                     cx.error_spanned_by(
                         &meta.path,
-                        format!("unknown key `{key}`, expected one of {TRAIT_KEYS}"),
+                        format!("unknown key `{key}`, expected one of {ITEM_KEYS}"),
                     );
                     return skip_value(&meta);
                 }
@@ -269,6 +296,15 @@ impl Delegate {
     }
 }
 
+/// Whether `s` can start a type name (`Primary`, `Fallback2`, `_Backup`).
+fn is_ident_start(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 trait PathSpan {
     fn path_span(&self) -> Span;
 }
@@ -295,7 +331,16 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::RenameAll;
+    use super::{RenameAll, is_ident_start};
+
+    #[test]
+    fn a_prefix_is_the_start_of_an_identifier() {
+        assert!(is_ident_start("Primary"));
+        assert!(is_ident_start("_Backup2"));
+        assert!(!is_ident_start(""));
+        assert!(!is_ident_start("2nd"));
+        assert!(!is_ident_start("my-prefix"));
+    }
 
     #[test]
     fn rename_rules_turn_snake_case_into_each_style() {

@@ -3,9 +3,11 @@
 //! Use it through the runtime crate (`cluster_client::cluster_client`): the generated code
 //! calls `cluster_client::__private`, which is locked to this crate's exact version.
 //!
-//! The steps live in one file each: `attr` parses the attributes, `ast` models the trait,
-//! `valid` checks it (collecting every error in a `ctxt::Ctxt`), and `expand` renders the
-//! items, or, when the trait has errors, stubs beside the errors.
+//! The steps live in one file each: `attr` parses the attributes; `ast` reads the annotated
+//! trait (`ast/from_trait.rs`) or impl block (`ast/from_impl.rs`) into one model; `valid` checks
+//! the model (collecting every error in a `ctxt::Ctxt`); and `expand` renders the items from
+//! the model, or, when there are errors, stubs beside the errors. Only the readers know which
+//! form the user wrote.
 
 mod ast;
 mod attr;
@@ -17,12 +19,38 @@ use proc_macro::TokenStream;
 
 /// Shares one real client between the processes of a host.
 ///
-/// Put it on a trait whose methods each carry `#[delegate(kind)]`. The processes compete for a
-/// loopback port: the winner (the leader) creates the real client, the others (followers)
-/// forward their calls to it. The generated handle implements the same trait in every process,
-/// whatever its role, and keeps working when the leader dies and another process takes over.
+/// Put it on a trait, or on an impl block, whose shared methods each carry
+/// `#[delegate(kind)]`. The processes compete for a loopback port: the winner (the leader)
+/// creates the real client, the others (followers) forward their calls to it. The generated
+/// handle has the same methods in every process, whatever its role, and keeps working when the
+/// leader dies and another process takes over.
+///
+/// # Which form
+///
+/// | you have | write | the handle |
+/// | --- | --- | --- |
+/// | a trait of your own (or you are writing one) | `#[cluster_client] trait Registry { .. }` | `RegistryCluster<C>`, generic over any real client `C: Registry`; implements `Registry` |
+/// | a trait you do not own (an SDK's), and a client implementing it | `#[cluster_client] impl sdk::Registry for MyRegistry { .. }` | `RegistryCluster`, serving `MyRegistry`; implements `sdk::Registry` |
+/// | a client struct with inherent methods, no trait | `#[cluster_client] impl RealClient { .. }` | `RealClientCluster`, with the same delegated inherent methods |
+///
+/// * Use the **trait** form when you define the interface: the trait is the contract, test
+///   doubles can implement it, and the handle is generic over the real client.
+/// * Use the **trait impl** form when the trait comes from another crate: you cannot put an
+///   attribute on it, but you can on your impl of it. Associated types and consts of the impl
+///   are repeated on the handle's impl. Methods you keep local (no `#[delegate]`) are not on the
+///   handle: it gets the trait's provided body instead; if the trait requires the method, rustc
+///   reports it missing from the handle's impl, pointing at your local methods: delegate it.
+/// * Use the **inherent impl** form for a plain client struct (Node's `cluster(Class)` wraps a
+///   class directly). Methods without `#[delegate]` (constructors, local helpers) stay on the
+///   real client only.
+///
+/// The impl forms know the real client's type, so their items are not generic. They take a
+/// plain impl: no generics, lifetimes or where clause (wrap a generic client in a concrete
+/// newtype), not `unsafe`, negative or `default`, and no macro invocations among the items.
 ///
 /// # What you write
+///
+/// The trait form:
 ///
 /// ```ignore
 /// use cluster_client::cluster_client;
@@ -66,9 +94,52 @@ use proc_macro::TokenStream;
 /// let data = registry.get_data("svc".into()).await?;            // the same trait in every role
 /// ```
 ///
+/// An impl of a trait from another crate (no attribute on the trait):
+///
+/// ```ignore
+/// #[cluster_client(name = "Registry")]
+/// impl sdk::Registry for MyRegistry {
+///     type Error = sdk::Error;
+///
+///     #[delegate(invoke)]
+///     async fn lookup(&self, service: String) -> Result<Vec<String>, Self::Error> {
+///         self.sdk.lookup(service).await
+///     }
+///
+///     fn describe(&self) -> String { "mine".into() }   // local; the handle keeps the trait's
+/// }
+///
+/// let registry: RegistryCluster = RegistryCluster::builder()
+///     .create(|| async { Ok::<_, String>(MyRegistry::new()) })
+///     .await?;
+/// use sdk::Registry as _;
+/// let addrs = registry.lookup("db".into()).await?;
+/// ```
+///
+/// A struct with inherent methods:
+///
+/// ```ignore
+/// #[cluster_client(vis = "pub")]       // the handle is private unless `vis` widens it
+/// impl Inventory {
+///     pub fn connect(addr: String) -> Self { /* .. */ }      // local: not on the handle
+///
+///     #[delegate(invoke)]
+///     pub async fn stock_of(&self, item: String) -> Result<u32, InventoryError> { /* .. */ }
+///
+///     #[delegate(subscribe)]
+///     pub fn watch(&self, item: String) -> impl Stream<Item = u32> + Send + 'static { /* .. */ }
+/// }
+///
+/// let inventory: InventoryCluster = InventoryCluster::builder()
+///     .create(|| async { Ok::<_, String>(Inventory::connect(addr.clone())) })
+///     .await?;
+/// let apples = inventory.stock_of("apple".into()).await?;
+/// ```
+///
 /// # What it generates
 ///
-/// For a trait `Registry`:
+/// The same items for every form, named after the trait (`Registry`) or, for an inherent
+/// impl, after the type (`Inventory`). For the trait form:
 ///
 /// * **the trait itself**, with the `#[delegate]` attributes removed and every `async fn`
 ///   rewritten to `fn .. -> impl Future<Output = ..> + Send` (implementations may still write
@@ -91,6 +162,13 @@ use proc_macro::TokenStream;
 /// * static checks spanned at your types (arguments and keys `Serialize + DeserializeOwned +
 ///   Send + 'static`, results and stream items likewise, invoke errors also
 ///   `From<cluster_client::Error> + Display`).
+///
+/// For an impl (`impl sdk::Registry for MyRegistry` or `impl Inventory`): the impl itself, as
+/// written, without its `#[delegate]` attributes; then `RegistryService`, `RegistryCluster` and
+/// `RegistryBuilder` (or `InventoryService`, ...) as above but not generic: they serve the
+/// impl's type. The handle implements the same trait, or has the delegated methods as inherent
+/// methods with the same signatures and docs. The real client must be `Send + Sync + 'static`
+/// (checked at its type).
 ///
 /// Roughly, for `get_data`:
 ///
@@ -133,9 +211,10 @@ use proc_macro::TokenStream;
 /// | `publish` | `fn m(&self, value: P)` | sent now and to every later leader |
 /// | `close` | `async fn m(&self)` | closes the handle; the leader closes the real client |
 ///
-/// At most one `subscribe`, `unsubscribe`, `publish` and `close` per trait. Every method needs
-/// a `#[delegate]`, takes `&self` and owned, named arguments (at most 12), and is not generic;
-/// the trait is not generic either.
+/// At most one `subscribe`, `unsubscribe`, `publish` and `close` per trait or impl. A
+/// delegated method takes `&self` and owned, named arguments (at most 12; in an impl, `mut x`
+/// is fine), and is not generic. In the trait form every method needs a `#[delegate]` and the
+/// trait is not generic; in the impl forms at least one method needs one.
 ///
 /// # Errors of an invoke
 ///
@@ -146,11 +225,15 @@ use proc_macro::TokenStream;
 ///
 /// # Options
 ///
-/// * `#[cluster_client(name = "Channel")]`: the channel name (default: the trait name, as Node
-///   uses the class name);
+/// * `#[cluster_client(name = "Channel")]`: the channel name (default: the trait name, or the
+///   type name for an inherent impl, as Node uses the class name);
 /// * `#[cluster_client(rename_all = "camelCase")]`: wire method names for Node peers (also
 ///   `"PascalCase"`, `"snake_case"`, `"SCREAMING_SNAKE_CASE"`, `"kebab-case"`);
 ///   `#[delegate(invoke, name = "getData")]` sets one method's wire name;
+/// * `#[cluster_client(prefix = "Primary")]`: put before the generated names
+///   (`PrimaryRegistryCluster`, ...), so that two impls of one trait can sit in one module;
+/// * `#[cluster_client(vis = "pub(crate)")]`: the visibility of the generated items (default:
+///   the trait's; private for the impl forms, since an impl has no visibility of its own);
 /// * `#[cluster_client(crate = "path")]`: where the runtime is, when it is not
 ///   `::cluster_client`.
 #[proc_macro_attribute]

@@ -1,31 +1,21 @@
-//! Every rule a `#[cluster_client]` trait must follow. Each check records its errors in the
-//! [`Ctxt`], spanned at the user's token, and never stops the others.
+//! Every rule the methods of a `#[cluster_client]` item must follow, whatever its form (the
+//! readers in `ast` check the shape of the trait or impl itself). Each check records its
+//! errors in the [`Ctxt`], spanned at the user's token, and never stops the others.
 
 use std::collections::HashMap;
 
 use quote::ToTokens;
-use syn::{FnArg, Pat, ReturnType, TraitItem, Type};
+use syn::{FnArg, Pat, ReturnType, Type};
 
-use crate::ast::{self, Method, Output, Service};
+use crate::ast::{self, Method, Output, RESERVED, Service};
 use crate::attr::{KINDS, Kind};
 use crate::ctxt::Ctxt;
-
-/// Inherent methods of the generated handle; a trait method of the same name would be
-/// shadowed by them.
-const RESERVED: &[&str] = &[
-    "builder",
-    "from_handle",
-    "handle",
-    "is_leader",
-    "ready",
-    "close",
-];
 
 /// Type-level arguments are limited by the runtime's tuple impls.
 const MAX_ARGS: usize = 12;
 
 pub fn check(cx: &mut Ctxt, service: &Service<'_>) {
-    check_trait(cx, service);
+    check_something_delegated(cx, service);
     for method in &service.methods {
         check_method(cx, service, method);
     }
@@ -34,53 +24,31 @@ pub fn check(cx: &mut Ctxt, service: &Service<'_>) {
     check_unsubscribe_key(cx, service);
 }
 
-/// Whether the trait's shape lets the generated items exist at all (no generics, only
-/// methods). The fallback emits its stubs only then.
-pub fn trait_shape_ok(service: &Service<'_>) -> bool {
-    let generics = &service.item.generics;
-    generics.params.is_empty()
-        && generics.where_clause.is_none()
-        && service
-            .item
-            .items
-            .iter()
-            .all(|i| matches!(i, TraitItem::Fn(_)))
+/// `a trait`, `an impl block`.
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
 }
 
-fn check_trait(cx: &mut Ctxt, service: &Service<'_>) {
-    let item = service.item;
-    if !item.generics.params.is_empty() {
-        cx.error_spanned_by(
-            &item.generics,
-            "generic traits are not supported by #[cluster_client]: the leader and its followers must agree on one concrete type per argument",
+/// An item whose methods are all kept local shares nothing: the user forgot the attributes.
+fn check_something_delegated(cx: &mut Ctxt, service: &Service<'_>) {
+    if service.methods.is_empty() && !service.local_methods.is_empty() {
+        cx.error_at(
+            service.item_span,
+            format!(
+                "no method of this {} has a `#[delegate(..)]` attribute, so followers could call none; mark each method they may call, e.g. `#[delegate(invoke)]` (the kinds are {KINDS})",
+                service.noun
+            ),
         );
-    } else if let Some(wc) = &item.generics.where_clause {
-        cx.error_spanned_by(wc, "#[cluster_client] traits take no where clause");
-    }
-    if let Some(unsafety) = &item.unsafety {
-        cx.error_spanned_by(unsafety, "#[cluster_client] traits cannot be `unsafe`");
-    }
-    if let Some(auto) = &item.auto_token {
-        cx.error_spanned_by(auto, "#[cluster_client] traits cannot be `auto`");
-    }
-    for other in &item.items {
-        match other {
-            TraitItem::Fn(_) => {}
-            TraitItem::Type(t) => cx.error_spanned_by(
-                t,
-                "associated types are not supported by #[cluster_client]; use concrete types in the method signatures",
-            ),
-            TraitItem::Const(c) => cx.error_spanned_by(
-                c,
-                "associated consts are not supported by #[cluster_client]",
-            ),
-            other => cx.error_spanned_by(other, "#[cluster_client] traits hold only methods"),
-        }
     }
 }
 
 fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
-    let sig = &method.func.sig;
+    let sig = method.sig;
     let name = method.ident.to_string();
     let Some(delegate) = &method.delegate else {
         cx.error_spanned_by(
@@ -93,7 +61,9 @@ fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
         return;
     };
     check_signature(cx, method);
-    if RESERVED.contains(&name.as_str()) && !(name == "close" && method.kind() == Some(Kind::Close))
+    if service.methods_renamable
+        && RESERVED.contains(&name.as_str())
+        && !(name == "close" && method.kind() == Some(Kind::Close))
     {
         cx.error_spanned_by(
             method.ident,
@@ -103,7 +73,7 @@ fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
             ),
         );
     }
-    if let Some(body) = &method.func.default {
+    if let Some(body) = method.ignored_body {
         cx.error_spanned_by(
             body,
             "delegated methods have no default body: the real client implements them",
@@ -216,7 +186,7 @@ fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
 
 fn check_one_arg(cx: &mut Ctxt, method: &Method<'_>, kind: &str, what: &str) {
     if method.args.len() != 1 {
-        let sig = &method.func.sig;
+        let sig = method.sig;
         let message = format!(
             "a `{kind}` method takes exactly one argument besides `&self`: {what} (found {})",
             method.args.len()
@@ -230,7 +200,7 @@ fn check_one_arg(cx: &mut Ctxt, method: &Method<'_>, kind: &str, what: &str) {
 
 /// Rules shared by every kind: `&self`, named owned arguments, no generics.
 fn check_signature(cx: &mut Ctxt, method: &Method<'_>) {
-    let sig = &method.func.sig;
+    let sig = method.sig;
     let receiver_message = "expected a `&self` receiver: the handle is shared, and followers forward calls made through `&self`";
     match sig.inputs.first() {
         Some(FnArg::Receiver(r)) => {
@@ -270,7 +240,11 @@ fn check_signature(cx: &mut Ctxt, method: &Method<'_>) {
     }
     for arg in &method.args {
         match arg.pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none() => {}
+            // `mut x` binds in the user's body; the handle takes a plain `x`.
+            Pat::Ident(p)
+                if p.by_ref.is_none()
+                    && p.subpat.is_none()
+                    && (p.mutability.is_none() || method.has_body) => {}
             Pat::Wild(_) => cx.error_spanned_by(
                 arg.pat,
                 "arguments need a name: it documents the call, and the handle forwards it by name",
@@ -280,7 +254,7 @@ fn check_signature(cx: &mut Ctxt, method: &Method<'_>) {
                 "patterns are not allowed in delegated method arguments; name the argument (`arg: (u8, u8)`)",
             ),
         }
-        check_arg_type(cx, arg.ty);
+        check_arg_type(cx, arg.user_ty);
     }
 }
 
@@ -309,7 +283,7 @@ fn check_arg_type(cx: &mut Ctxt, ty: &Type) {
     }
 }
 
-/// At most one subscribe, unsubscribe, publish and close per trait; unsubscribe needs a
+/// At most one subscribe, unsubscribe, publish and close per item; unsubscribe needs a
 /// subscribe.
 fn check_unique_kinds(cx: &mut Ctxt, service: &Service<'_>) {
     for kind in [
@@ -326,7 +300,8 @@ fn check_unique_kinds(cx: &mut Ctxt, service: &Service<'_>) {
             cx.error_at(
                 again.kind_span(),
                 format!(
-                    "a trait has at most one `{}` method; `{}` is one already",
+                    "{} has at most one `{}` method; `{}` is one already",
+                    with_article(service.noun),
                     kind.as_str(),
                     first.ident
                 ),
@@ -337,7 +312,10 @@ fn check_unique_kinds(cx: &mut Ctxt, service: &Service<'_>) {
         if let Some(unsub) = service.method_of_kind(Kind::Unsubscribe) {
             cx.error_at(
                 unsub.kind_span(),
-                "an `unsubscribe` method needs a `subscribe` method in the same trait",
+                format!(
+                    "an `unsubscribe` method needs a `subscribe` method in the same {}",
+                    service.noun
+                ),
             );
         }
     }
@@ -378,10 +356,10 @@ fn check_unsubscribe_key(cx: &mut Ctxt, service: &Service<'_>) {
     let (Some(sub_key), Some(unsub_key)) = (sub.args.first(), unsub.args.first()) else {
         return;
     };
-    let want = sub_key.ty.to_token_stream().to_string();
-    if unsub_key.ty.to_token_stream().to_string() != want {
+    let want = sub_key.user_ty.to_token_stream().to_string();
+    if unsub_key.user_ty.to_token_stream().to_string() != want {
         cx.error_spanned_by(
-            unsub_key.ty,
+            unsub_key.user_ty,
             format!(
                 "the key of an `unsubscribe` method has the `subscribe` method's key type `{}`",
                 want.replace(' ', "")

@@ -6,7 +6,7 @@
 
 // The macro's modules, compiled into this test (a proc-macro crate exports only its macros).
 #[allow(dead_code)]
-#[path = "../src/ast.rs"]
+#[path = "../src/ast/mod.rs"]
 mod ast;
 #[allow(dead_code)]
 #[path = "../src/attr.rs"]
@@ -80,6 +80,83 @@ fn a_bad_trait_expands_to_its_errors_and_stubs() {
                 fn report(&self, value: u64);
                 #[delegate(invoke)]
                 async fn total(&self) -> u64;
+            }
+        },
+    );
+}
+
+#[test]
+fn an_impl_of_a_trait_from_elsewhere() {
+    check(
+        "trait_impl",
+        quote!(name = "Registry", prefix = "Sdk", vis = "pub(crate)"),
+        quote! {
+            impl sdk::Registry for MyRegistry {
+                type Error = sdk::SdkError;
+
+                #[delegate(invoke)]
+                async fn get(&self, key: String) -> Result<Option<String>, Self::Error> {
+                    self.inner.get(key).await
+                }
+                #[delegate(invoke_oneway)]
+                fn note(&self, mut text: String) {
+                    text.push('!');
+                    self.inner.note(text)
+                }
+                #[delegate(subscribe)]
+                fn watch(&self, topic: Topic) -> impl Stream<Item = Vec<String>> + Send + 'static {
+                    self.inner.watch(topic)
+                }
+                #[delegate(close)]
+                async fn close(&self) {}
+
+                /// Kept on the real client: the handle uses the trait's default body.
+                fn describe(&self) -> String {
+                    "mine".into()
+                }
+            }
+        },
+    );
+}
+
+#[test]
+fn an_inherent_impl() {
+    check(
+        "inherent_impl",
+        quote!(rename_all = "camelCase", vis = "pub"),
+        quote! {
+            impl Inventory {
+                /// Connects (not shared: an associated function).
+                pub fn connect(backend: Backend) -> Self {
+                    Self { backend }
+                }
+
+                /// The stock of an item.
+                #[delegate(invoke)]
+                pub async fn stock_of(&self, item: String) -> Result<u32, InventoryError> {
+                    self.backend.stock(&item).await
+                }
+                /// Records a sale.
+                #[delegate(invoke_oneway)]
+                pub fn record_sale(&self, item: String, count: u32) {
+                    self.backend.sell(item, count)
+                }
+                /// Stock changes of an item.
+                #[delegate(subscribe)]
+                pub fn watch(&self, item: String) -> impl Stream<Item = u32> + Send + 'static {
+                    self.backend.watch(item)
+                }
+                #[delegate(unsubscribe)]
+                pub fn unwatch(&self, item: String) {}
+                #[delegate(publish)]
+                pub fn restock(&self, delivery: Delivery) {
+                    self.backend.restock(delivery)
+                }
+                /// Closes the backend connection.
+                #[delegate(close)]
+                pub async fn close(&self) {
+                    self.backend.close().await
+                }
             }
         },
     );

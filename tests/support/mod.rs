@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod impl_forms;
 pub mod worker;
 
 use std::future::Future;

@@ -1,5 +1,5 @@
 //! Static checks spanned at the user's types, so that "`Foo` is not `Serialize`" points at
-//! `Foo` in the trait rather than at the attribute.
+//! `Foo` in the user's signature rather than at the attribute.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -16,7 +16,7 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
         let cfgs = &m.cfgs;
         let mut one = Vec::new();
         for arg in &m.args {
-            let ty = arg.ty;
+            let ty = &arg.ty;
             one.push(quote_spanned!(ty.span()=> #p::assert_arg::<#ty>();));
         }
         match m.kind() {
@@ -27,10 +27,8 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
                 }
             }
             Some(Kind::Subscribe) => {
-                if let syn::ReturnType::Type(_, ty) = &m.func.sig.output {
-                    if let Some((item, _)) = ast::impl_trait_assoc(ty, "Stream", "Item") {
-                        one.push(quote_spanned!(item.span()=> #p::assert_value::<#item>();));
-                    }
+                if let Some(item) = &m.stream_item {
+                    one.push(quote_spanned!(item.span()=> #p::assert_value::<#item>();));
                 }
             }
             _ => {}

@@ -1,77 +1,95 @@
-//! The role-agnostic handle, `{Trait}Cluster<C>`: implements the trait itself, routing each
-//! call to the local real client (leader) or over the wire (follower), whichever holds now.
+//! The role-agnostic handle, `{Name}Cluster`: carries the shared methods (as an impl of the
+//! trait, or as inherent methods), routing each call to the local real client (leader) or over
+//! the wire (follower), whichever holds now.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::{Ident, TraitItem};
+use syn::Ident;
 
-use super::service::{private, respan};
-use crate::ast::{self, Method, Service};
+use super::service::private;
+use crate::ast::{Method, Service, respan};
 use crate::attr::Kind;
 
 pub fn expand(service: &Service<'_>) -> TokenStream {
-    let p = private(service);
-    let trait_ident = super::trait_ident(service);
-    let name = &service.names.cluster;
-    let trait_def = super::trait_def::rewrite(service, false);
     let methods = service.methods.iter().map(|m| {
-        let sig = rewritten_sig(&trait_def, m);
-        let cfgs = &m.cfgs;
+        let sig = &m.handle_sig;
+        let vis = &m.vis;
+        let attrs = &m.handle_attrs;
         let body = method_body(service, m);
         let span = m.ident.span();
         quote_spanned! {span=>
-            #(#cfgs)*
-            #sig {
+            #(#attrs)*
+            #vis #sig {
                 #body
             }
         }
     });
     let common = common_items(service);
+    let methods_impl = methods_impl(service, quote!(#(#methods)*));
     quote! {
         #common
 
-        impl<C> #trait_ident for #name<C>
-        where
-            C: #trait_ident + #p::Send + #p::Sync + 'static,
-        {
-            #(#methods)*
-        }
+        #methods_impl
     }
 }
 
-/// The method's signature as the rewritten trait declares it.
-pub fn rewritten_sig(trait_def: &syn::ItemTrait, m: &Method<'_>) -> syn::Signature {
-    trait_def
-        .items
-        .iter()
-        .find_map(|i| match i {
-            TraitItem::Fn(f) if f.sig.ident == *m.ident => Some(f.sig.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| m.func.sig.clone())
+/// The block that holds the shared methods: `impl Trait for {Name}Cluster { .. }` (with the
+/// trait's associated items the user's impl defines), or `impl {Name}Cluster { .. }`.
+pub fn methods_impl(service: &Service<'_>, methods: TokenStream) -> TokenStream {
+    let (impl_generics, ty_generics, where_clause) = service.generics.split_for_impl();
+    let items = &service.handle_items;
+    let cluster = &service.names.cluster;
+    let trait_for = service.trait_path.as_ref().map(|t| quote!(#t for));
+    let mut body = Group::new(
+        Delimiter::Brace,
+        quote! {
+            #(#items)*
+            #methods
+        },
+    );
+    // Rustc reports a missing trait item at the impl's header, from its first to its last
+    // token: put those at the methods the user kept local.
+    let (impl_token, name) = match service.handle_impl_span {
+        Some((first, last)) => {
+            body.set_span(last);
+            (quote_spanned!(first=> impl), respan(quote!(#cluster), last))
+        }
+        None => (quote!(impl), quote!(#cluster)),
+    };
+    quote! {
+        #impl_token #impl_generics #trait_for #name #ty_generics #where_clause #body
+    }
 }
 
 fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
     // Spanned at the method (see `service::invoke_arm`).
     let span = m.ident.span();
     let p = respan(private(service), span);
-    let trait_ident = super::trait_ident(service);
+    let path = service.client_path(span);
+    let real = &service.client;
     let method = m.ident;
     let wire = &m.wire_name;
     let client = Ident::new("client", Span::mixed_site());
     let args: Vec<_> = m.args.iter().map(|a| &a.ident).collect();
-    let tys: Vec<_> = m.args.iter().map(|a| a.ty).collect();
+    let tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
     let first = args.first();
+    // An `async fn` of the handle awaits the runtime's future; a method returning
+    // `impl Future` returns it.
+    let awaited = m
+        .handle_sig
+        .asyncness
+        .map(|_| quote_spanned!(span=> .await));
     match m.kind() {
         Some(Kind::Invoke) => quote_spanned! {span=>
             #p::invoke(
                 #p::Clone::clone(&self.handle),
                 #wire,
                 (#(#args,)*),
-                |#client: #p::Arc<C>, (#(#args,)*): (#(#tys,)*)| async move {
-                    <C as #trait_ident>::#method(&*#client, #(#args),*).await
+                |#client: #p::Arc<#real>, (#(#args,)*): (#(#tys,)*)| async move {
+                    #path::#method(&*#client, #(#args),*).await
                 },
             )
+            #awaited
         },
         Some(Kind::InvokeOneway) => quote_spanned! {span=>
             #p::invoke_oneway(&self.handle, #wire, (#(#args,)*))
@@ -80,12 +98,11 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
             #p::publish(&self.handle, &#first)
         },
         Some(Kind::Subscribe) => {
-            let item = match &m.func.sig.output {
-                syn::ReturnType::Type(_, ty) => ast::impl_trait_assoc(ty, "Stream", "Item")
-                    .map(|(t, _)| quote!(#t))
-                    .unwrap_or_else(|| quote!(_)),
-                syn::ReturnType::Default => quote!(_),
-            };
+            let item = m
+                .stream_item
+                .as_ref()
+                .map(|t| quote!(#t))
+                .unwrap_or_else(|| quote!(_));
             quote_spanned! {span=>
                 #p::subscribe::<_, _, #item>(&self.handle, &#first)
             }
@@ -94,7 +111,7 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
             #p::unsubscribe(&self.handle, &#first)
         },
         Some(Kind::Close) => quote_spanned! {span=>
-            #p::close(#p::Clone::clone(&self.handle))
+            #p::close(#p::Clone::clone(&self.handle)) #awaited
         },
         None => quote!(loop {}),
     }
@@ -103,15 +120,17 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
 /// The handle's struct, builder alias and inherent methods (shared with the fallback).
 pub fn common_items(service: &Service<'_>) -> TokenStream {
     let p = private(service);
-    let vis = &service.item.vis;
-    let trait_ident = super::trait_ident(service);
+    let vis = &service.vis;
+    let (impl_generics, ty_generics, where_clause) = service.generics.split_for_impl();
     let name = &service.names.cluster;
     let name_str = name.to_string();
     let service_name = &service.names.service;
     let builder = &service.names.builder;
     let channel = &service.channel;
+    let subject = &service.docs.subject;
+    let methods = &service.docs.methods;
     let doc = format!(
-        "A shared [`{trait_ident}`] (channel `\"{channel}\"`): implements the trait for every \
+        "A shared {subject} (channel `\"{channel}\"`): {methods} for every \
          process of the host, leader or follower, and keeps working when the role changes.\n\n\
          Create one with [`{name}::builder`]. Generated by `#[cluster_client]`."
     );
@@ -119,22 +138,27 @@ pub fn common_items(service: &Service<'_>) -> TokenStream {
         "Configures and creates a [`{name}`]: `.port(..)`, timeouts, a fixed role, the codec, \
          single mode, then `.create(factory).await`. Generated by `#[cluster_client]`."
     );
+    // An inherent impl may share its own `close`: the handle's method is then that one.
+    let close = (service.trait_path.is_some()
+        || !service.methods.iter().any(|m| m.ident == "close"))
+    .then(|| {
+        quote! {
+            /// Closes the handle (and, on the leader, the real client); clones share it.
+            #vis async fn close(&self) {
+                self.handle.close().await
+            }
+        }
+    });
     quote! {
         #[doc = #doc]
-        #vis struct #name<C>
-        where
-            C: #trait_ident + #p::Send + #p::Sync + 'static,
-        {
-            handle: #p::Handle<#service_name<C>>,
+        #vis struct #name #ty_generics #where_clause {
+            handle: #p::Handle<#service_name #ty_generics>,
         }
 
         #[doc = #builder_doc]
-        #vis type #builder<C> = #p::ClusterBuilder<#service_name<C>, #name<C>>;
+        #vis type #builder #ty_generics = #p::ClusterBuilder<#service_name #ty_generics, #name #ty_generics>;
 
-        impl<C> #p::Clone for #name<C>
-        where
-            C: #trait_ident + #p::Send + #p::Sync + 'static,
-        {
+        impl #impl_generics #p::Clone for #name #ty_generics #where_clause {
             fn clone(&self) -> Self {
                 Self {
                     handle: #p::Clone::clone(&self.handle),
@@ -142,32 +166,26 @@ pub fn common_items(service: &Service<'_>) -> TokenStream {
             }
         }
 
-        impl<C> #p::fmt::Debug for #name<C>
-        where
-            C: #trait_ident + #p::Send + #p::Sync + 'static,
-        {
+        impl #impl_generics #p::fmt::Debug for #name #ty_generics #where_clause {
             fn fmt(&self, f: &mut #p::fmt::Formatter<'_>) -> #p::fmt::Result {
                 f.debug_tuple(#name_str).field(&self.handle).finish()
             }
         }
 
-        impl<C> #name<C>
-        where
-            C: #trait_ident + #p::Send + #p::Sync + 'static,
-        {
+        impl #impl_generics #name #ty_generics #where_clause {
             /// A builder with Node's defaults (port 7777, response timeout 3 s, ...); its
             /// `create(factory)` elects, then leads or follows.
-            #vis fn builder() -> #builder<C> {
+            #vis fn builder() -> #builder #ty_generics {
                 #p::ClusterBuilder::new(#service_name::new(), Self::from_handle)
             }
 
-            /// Wraps a runtime handle of this trait's service.
-            #vis fn from_handle(handle: #p::Handle<#service_name<C>>) -> Self {
+            /// Wraps a runtime handle of its dispatch table.
+            #vis fn from_handle(handle: #p::Handle<#service_name #ty_generics>) -> Self {
                 Self { handle }
             }
 
             /// The runtime handle (channel, port, elections, raw calls).
-            #vis fn handle(&self) -> &#p::Handle<#service_name<C>> {
+            #vis fn handle(&self) -> &#p::Handle<#service_name #ty_generics> {
                 &self.handle
             }
 
@@ -181,10 +199,7 @@ pub fn common_items(service: &Service<'_>) -> TokenStream {
                 self.handle.ready().await
             }
 
-            /// Closes the handle (and, on the leader, the real client); clones share it.
-            #vis async fn close(&self) {
-                self.handle.close().await
-            }
+            #close
         }
     }
 }

@@ -116,7 +116,7 @@ where
             Self::from_handle,
         )
     }
-    /// Wraps a runtime handle of this trait's service.
+    /// Wraps a runtime handle of its dispatch table.
     pub fn from_handle(
         handle: ::cluster_client::__private::Handle<MetricsService<C>>,
     ) -> Self {

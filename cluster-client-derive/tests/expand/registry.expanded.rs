@@ -180,7 +180,7 @@ where
             Self::from_handle,
         )
     }
-    /// Wraps a runtime handle of this trait's service.
+    /// Wraps a runtime handle of its dispatch table.
     pub fn from_handle(
         handle: ::cluster_client::__private::Handle<RegistryService<C>>,
     ) -> Self {

@@ -1,0 +1,11 @@
+use cluster_client::cluster_client;
+
+pub struct Inventory;
+
+#[cluster_client(prefix = "A", prefix = "B")]
+impl Inventory {
+    #[delegate(invoke_oneway)]
+    pub fn record_sale(&self, _item: String) {}
+}
+
+fn main() {}

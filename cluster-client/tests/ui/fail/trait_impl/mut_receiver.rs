@@ -1,0 +1,15 @@
+use cluster_client::cluster_client;
+
+pub trait Metrics {
+    fn report(&mut self, value: u64);
+}
+
+pub struct Real;
+
+#[cluster_client]
+impl Metrics for Real {
+    #[delegate(invoke_oneway)]
+    fn report(&mut self, _value: u64) {}
+}
+
+fn main() {}
