@@ -11,9 +11,6 @@ use crate::ast::{self, Method, Output, RESERVED, Service};
 use crate::attr::{KINDS, Kind};
 use crate::ctxt::Ctxt;
 
-/// Type-level arguments are limited by the runtime's tuple impls.
-const MAX_ARGS: usize = 12;
-
 pub fn check(cx: &mut Ctxt, service: &Service<'_>) {
     check_something_delegated(cx, service);
     for method in &service.methods {
@@ -82,6 +79,7 @@ fn check_method(cx: &mut Ctxt, service: &Service<'_>, method: &Method<'_>) {
     let Some((kind, kind_span)) = delegate.kind else {
         return;
     };
+    check_rest(cx, method, kind);
     let kind_name = kind.as_str();
     let article = if kind_name.starts_with(['i', 'u']) {
         "an"
@@ -230,14 +228,6 @@ fn check_signature(cx: &mut Ctxt, method: &Method<'_>) {
     if let Some(v) = &sig.variadic {
         cx.error_spanned_by(v, "delegated methods cannot be variadic");
     }
-    if method.args.len() > MAX_ARGS {
-        cx.error_spanned_by(
-            &sig.inputs,
-            format!(
-                "a delegated method takes at most {MAX_ARGS} arguments; group them in a struct"
-            ),
-        );
-    }
     for arg in &method.args {
         match arg.pat {
             // `mut x` binds in the user's body; the handle takes a plain `x`.
@@ -255,6 +245,33 @@ fn check_signature(cx: &mut Ctxt, method: &Method<'_>) {
             ),
         }
         check_arg_type(cx, arg.user_ty);
+    }
+}
+
+/// `#[rest]` goes on the last argument of an invoke or oneway method, typed `Vec<T>`.
+fn check_rest(cx: &mut Ctxt, method: &Method<'_>, kind: Kind) {
+    let last = method.args.len().saturating_sub(1);
+    for (i, arg) in method.args.iter().enumerate() {
+        let Some(attr) = arg.rest else { continue };
+        if !matches!(kind, Kind::Invoke | Kind::InvokeOneway) {
+            cx.error_spanned_by(
+                attr,
+                format!(
+                    "`#[rest]` goes on an argument of an `invoke` or `invoke_oneway` method, not of a `{}` method",
+                    kind.as_str()
+                ),
+            );
+        } else if i != last {
+            cx.error_spanned_by(
+                attr,
+                "`#[rest]` goes on the last argument: it takes every argument the caller sends after the others",
+            );
+        } else if arg.vec_item().is_none() {
+            cx.error_spanned_by(
+                arg.user_ty,
+                "a `#[rest]` argument is a `Vec<T>` (for example `Vec<JsValue>`): it holds every remaining argument",
+            );
+        }
     }
 }
 

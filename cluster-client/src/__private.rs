@@ -13,16 +13,15 @@ use futures::future::Either;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{Codec, CodecError};
-use crate::handle::encode_typed;
+pub use crate::codec::Codec;
 use crate::options::{LagPolicy, Options, RolePolicy};
 use crate::routing::Answer;
 use crate::scope::Scope;
-use crate::{DecodeArgs, EncodeArgs};
 
 // The runtime and std items generated code names.
+pub use crate::arguments::{ArgDecoder, ArgEncoder};
 pub use crate::builder::Builder;
-pub use crate::codec::PayloadCodec;
+pub use crate::codec::{CodecError, PayloadCodec};
 pub use crate::error::{Error, RemoteError};
 pub use crate::handle::Handle;
 pub use crate::service::{BoxFuture, Call, InvokeError, Service, ValueStream};
@@ -66,11 +65,12 @@ pub async fn invoke<S, A, T, E, F, Fut>(
     handle: Handle<S>,
     method: &'static str,
     args: A,
+    arity: fn(&A) -> u32,
+    write: fn(&A, &mut ArgEncoder<'_, '_>) -> Result<(), CodecError>,
     local: F,
 ) -> Result<T, E>
 where
     S: Service,
-    A: EncodeArgs,
     T: DeserializeOwned,
     E: From<Error> + DeserializeOwned,
     F: FnOnce(Arc<S::Client>, A) -> Fut,
@@ -82,9 +82,11 @@ where
     let core = handle.core();
     let codec = &core.options.codec;
     let timeout = core.options.response_timeout;
-    let answer = core
-        .call(method, timeout, args, A::COUNT, encode_typed::<A>, local)
-        .await;
+    let count = arity(&args);
+    let encode = |args: &A, codec: &PayloadCodec, out: &mut Vec<u8>| {
+        write(args, &mut ArgEncoder::new(codec, out))
+    };
+    let answer = core.call(method, timeout, args, count, encode, local).await;
     match answer {
         Ok(Answer::Local(result)) => result,
         Ok(Answer::Remote(bytes)) => codec
@@ -92,6 +94,11 @@ where
             .map_err(|e| E::from(core.codec_error(method, e))),
         Err(e) => Err(typed_error(codec, e)),
     }
+}
+
+/// How many wire arguments a call with `fixed` arguments and a rest argument holds.
+pub fn rest_arity<T>(fixed: u32, rest: &[T]) -> u32 {
+    fixed.saturating_add(u32::try_from(rest.len()).unwrap_or(u32::MAX))
 }
 
 /// The error object of a failed invoke, with the key that carries the typed error value
@@ -129,14 +136,25 @@ fn typed_error<E: From<Error> + DeserializeOwned>(codec: &PayloadCodec, error: E
 
 /// A oneway call through the handle. Failures cannot reach the caller (the method returns
 /// nothing), so they are logged.
-pub fn invoke_oneway<S: Service, A: EncodeArgs + Send + 'static>(
+pub fn invoke_oneway<S: Service, A>(
     handle: &Handle<S>,
     method: &'static str,
     args: A,
+    arity: fn(&A) -> u32,
+    write: fn(&A, &mut ArgEncoder<'_, '_>) -> Result<(), CodecError>,
 ) {
-    if let Err(e) = handle.invoke_oneway(method, args) {
+    if let Err(e) = handle.check_open() {
         tracing::warn!(error = ?e.to_string(), method, "oneway call not sent");
+        return;
     }
+    let core = handle.core();
+    let mut buf = Vec::new();
+    if let Err(e) = write(&args, &mut ArgEncoder::new(&core.options.codec, &mut buf)) {
+        let e = core.codec_error(method, e);
+        tracing::warn!(error = ?e.to_string(), method, "oneway call not sent");
+        return;
+    }
+    core.send_oneway(method, bytes::Bytes::from(buf), arity(&args));
 }
 
 /// A publication through the handle (remembered and replayed to every new leader).
@@ -228,24 +246,22 @@ fn encode_error<E: Serialize + Display>(codec: &PayloadCodec, error: &E) -> Invo
     }
 }
 
-/// Runs a two-way invoke on the real client: decode the arguments, call, encode the result
-/// or the error.
-pub fn dispatch_invoke<A, T, E, F, Fut>(
+/// Runs a two-way invoke on the real client: `decode` reads the arguments (see
+/// [`ArgDecoder`]) and returns the call's future; its result or error is encoded.
+pub fn dispatch_invoke<T, E, F, Fut>(
     call: Call,
-    f: F,
+    decode: F,
 ) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>>
 where
-    A: DecodeArgs,
     T: Serialize,
     E: Serialize + Display,
-    F: FnOnce(A) -> Fut,
+    F: FnOnce(&mut ArgDecoder<'_>) -> Result<Fut, CodecError>,
     Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
-    let args = match A::decode_args(&call.codec, call.args()) {
-        Ok(args) => args,
-        Err(e) => return Box::pin(std::future::ready(Err(bad_args(&call, e)))),
+    let fut = match decode_with(&call, decode) {
+        Ok(fut) => fut,
+        Err(e) => return Box::pin(std::future::ready(Err(e))),
     };
-    let fut = f(args);
     let codec = call.codec;
     Box::pin(async move {
         match fut.await {
@@ -255,20 +271,32 @@ where
     })
 }
 
-/// Runs a oneway invoke (or a publication) on the real client.
-pub fn dispatch_oneway<A, F>(call: Call, f: F) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>>
+/// Runs a oneway invoke (or a publication) on the real client: `decode` reads the arguments
+/// and returns the call to make once they all decoded.
+pub fn dispatch_oneway<F, G>(
+    call: Call,
+    decode: F,
+) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>>
 where
-    A: DecodeArgs,
-    F: FnOnce(A),
+    F: FnOnce(&mut ArgDecoder<'_>) -> Result<G, CodecError>,
+    G: FnOnce(),
 {
-    let result = match A::decode_args(&call.codec, call.args()) {
-        Ok(args) => {
-            f(args);
-            encode(&call.codec, &())
-        }
-        Err(e) => Err(bad_args(&call, e)),
-    };
+    let result = decode_with(&call, decode).and_then(|run| {
+        run();
+        encode(&call.codec, &())
+    });
     Box::pin(std::future::ready(result))
+}
+
+/// Decodes a call's arguments with `decode`, ignoring extra ones.
+fn decode_with<R>(
+    call: &Call,
+    decode: impl FnOnce(&mut ArgDecoder<'_>) -> Result<R, CodecError>,
+) -> Result<R, InvokeError> {
+    let mut args = ArgDecoder::new(&call.codec, call.args());
+    let value = decode(&mut args).map_err(|e| bad_args(call, e))?;
+    args.finish().map_err(|e| bad_args(call, e))?;
+    Ok(value)
 }
 
 /// The answer to a method the trait does not delegate.

@@ -18,12 +18,122 @@ pub trait EncodeArgs {
 pub trait DecodeArgs: Sized {
     /// How many arguments.
     const COUNT: u32;
-    /// Reads exactly `COUNT` arguments.
+    /// Reads `COUNT` arguments with JavaScript's meaning (see [`ArgDecoder`]): a missing one
+    /// is `undefined`, extra ones are ignored.
     fn decode_args(codec: &PayloadCodec, r: ArgsReader<'_>) -> Result<Self, CodecError>;
 }
 
 fn args_error(message: impl std::fmt::Display) -> CodecError {
     CodecError::new("arguments", Direction::Decode, message)
+}
+
+/// Reads an invoke's arguments one by one, with JavaScript's meaning, as a Node leader passes
+/// them to the real method: an argument the caller did not send is `undefined` (so an
+/// `Option<T>`, a [`JsValue`](crate::codec::JsValue) or `()` parameter takes it, and any other
+/// type is an error naming the parameter), and arguments beyond the last parameter are ignored.
+#[derive(Debug)]
+pub struct ArgDecoder<'a> {
+    reader: ArgsReader<'a>,
+    codec: &'a PayloadCodec,
+    /// How many arguments the caller sent.
+    given: u32,
+    index: u32,
+}
+
+impl<'a> ArgDecoder<'a> {
+    /// A decoder over an argument list read by `reader`.
+    pub fn new(codec: &'a PayloadCodec, reader: ArgsReader<'a>) -> Self {
+        Self {
+            given: reader.remaining(),
+            reader,
+            codec,
+            index: 0,
+        }
+    }
+
+    fn describe(&self, name: &str) -> String {
+        if name.is_empty() {
+            format!("argument {}", self.index)
+        } else {
+            format!("argument {} (`{name}`)", self.index)
+        }
+    }
+
+    /// The next argument, named `name` in errors (`""` for none).
+    pub fn next<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, CodecError> {
+        let what = self.describe(name);
+        let arg = self.reader.next_arg().map_err(args_error)?;
+        self.index += 1;
+        match arg {
+            Some(bytes) => self
+                .codec
+                .decode::<T>(bytes)
+                .map_err(|e| args_error(format_args!("{what}: {e}"))),
+            None => {
+                let mut undefined = Vec::new();
+                self.codec
+                    .encode(&(), &mut undefined)
+                    .and_then(|()| self.codec.decode::<T>(&undefined))
+                    .map_err(|_| {
+                        args_error(format_args!(
+                            "{what} is missing: the caller sent {} argument(s), and a missing argument is `undefined`, which {} cannot hold",
+                            self.given,
+                            std::any::type_name::<T>()
+                        ))
+                    })
+            }
+        }
+    }
+
+    /// Every argument left, as a rest parameter (`...args` in JavaScript).
+    pub fn rest<T: DeserializeOwned>(&mut self, name: &str) -> Result<Vec<T>, CodecError> {
+        let mut all = Vec::with_capacity(self.reader.remaining().min(1024) as usize);
+        while self.reader.remaining() > 0 {
+            all.push(self.next::<T>(name)?);
+        }
+        Ok(all)
+    }
+
+    /// Ends the list: arguments beyond the last parameter are ignored (their framing is still
+    /// checked). Returns how many were ignored.
+    pub fn finish(mut self) -> Result<u32, CodecError> {
+        let mut extra = 0;
+        while self.reader.next_arg().map_err(args_error)?.is_some() {
+            extra += 1;
+        }
+        if extra > 0 {
+            tracing::debug!(extra, "ignoring arguments beyond the method's parameters");
+        }
+        Ok(extra)
+    }
+}
+
+/// Writes an invoke's arguments one by one (the other side of [`ArgDecoder`]).
+#[derive(Debug)]
+pub struct ArgEncoder<'a, 'b> {
+    writer: ArgsWriter<'b>,
+    codec: &'a PayloadCodec,
+}
+
+impl<'a, 'b> ArgEncoder<'a, 'b> {
+    /// An encoder appending to `out`.
+    pub fn new(codec: &'a PayloadCodec, out: &'b mut Vec<u8>) -> Self {
+        Self {
+            writer: ArgsWriter::new(out),
+            codec,
+        }
+    }
+
+    /// Appends one argument.
+    pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CodecError> {
+        let codec = self.codec;
+        self.writer.push(|out| codec.encode(value, out))
+    }
+
+    /// Appends each element as an argument of its own (a rest parameter).
+    pub fn rest<T: Serialize>(&mut self, values: &[T]) -> Result<(), CodecError> {
+        values.iter().try_for_each(|v| self.arg(v))
+    }
 }
 
 macro_rules! tuple_args {
@@ -40,23 +150,15 @@ macro_rules! tuple_args {
         impl<$($name: DeserializeOwned),*> DecodeArgs for ($($name,)*) {
             const COUNT: u32 = $count;
             #[allow(unused_variables, unused_mut)]
-            fn decode_args(codec: &PayloadCodec, mut r: ArgsReader<'_>) -> Result<Self, CodecError> {
-                if r.remaining() != $count {
-                    return Err(args_error(format_args!("expected {} arguments, got {}", $count, r.remaining())));
-                }
-                let value = ($(
-                    {
-                        let bytes = r.next_arg().map_err(args_error)?.ok_or_else(|| args_error("missing argument"))?;
-                        codec.decode::<$name>(bytes).map_err(|e| args_error(format_args!("argument {}: {}", $idx, e)))?
-                    },
-                )*);
-                r.finish().map_err(args_error)?;
+            fn decode_args(codec: &PayloadCodec, r: ArgsReader<'_>) -> Result<Self, CodecError> {
+                let mut args = ArgDecoder::new(codec, r);
+                let value = ($( args.next::<$name>("")?, )*);
+                args.finish()?;
                 Ok(value)
             }
         }
     };
 }
-
 tuple_args!(0;);
 tuple_args!(1; A 0);
 tuple_args!(2; A 0, B 1);

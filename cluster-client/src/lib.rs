@@ -98,7 +98,7 @@ mod task;
 mod throttle;
 mod time;
 
-pub use arguments::{DecodeArgs, EncodeArgs};
+pub use arguments::{ArgDecoder, ArgEncoder, DecodeArgs, EncodeArgs};
 pub use builder::Builder;
 pub use error::{Error, RemoteError};
 pub use handle::Handle;

@@ -213,6 +213,7 @@ fn strip_delegates(item: &ItemImpl) -> ItemImpl {
     for impl_item in &mut item.items {
         if let ImplItem::Fn(f) = impl_item {
             f.attrs.retain(|a| !a.path().is_ident("delegate"));
+            crate::ast::strip_rest(&mut f.sig);
         }
     }
     item

@@ -131,6 +131,7 @@ fn rewrite(item: &ItemTrait, args: &Args, sanitize: bool) -> ItemTrait {
             continue;
         };
         f.attrs.retain(|a| !a.path().is_ident("delegate"));
+        crate::ast::strip_rest(&mut f.sig);
         if f.sig.asyncness.take().is_some() {
             let output = match &f.sig.output {
                 ReturnType::Default => quote!(()),

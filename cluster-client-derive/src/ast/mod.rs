@@ -151,6 +151,51 @@ pub struct Arg<'a> {
     pub user_ty: &'a Type,
     /// The type as generated code outside the user's item names it (`Self` resolved).
     pub ty: Type,
+    /// `#[rest]`: the argument takes every remaining argument of the call (JavaScript's
+    /// `...args`). Its type must be `Vec<T>`.
+    pub rest: Option<&'a Attribute>,
+}
+
+impl Arg<'_> {
+    /// For a `Vec<T>` argument, `T`.
+    pub fn vec_item(&self) -> Option<&Type> {
+        vec_item(&self.ty)
+    }
+}
+
+/// For `Vec<T>` (a path ending in `Vec` with one type argument), `T`.
+pub fn vec_item(ty: &Type) -> Option<&Type> {
+    let Type::Path(tp) = strip_parens(ty) else {
+        return None;
+    };
+    let last = tp.path.segments.last()?;
+    if last.ident != "Vec" || tp.qself.is_some() {
+        return None;
+    }
+    let PathArguments::AngleBracketed(ab) = &last.arguments else {
+        return None;
+    };
+    let mut types = ab.args.iter().filter_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    let item = types.next()?;
+    types.next().is_none().then_some(item)
+}
+
+/// Whether an attribute is the `#[rest]` marker of an argument.
+pub fn is_rest(attr: &Attribute) -> bool {
+    attr.path().is_ident("rest")
+}
+
+/// Removes the `#[rest]` markers from the arguments of `sig` (they are the macro's, not
+/// rustc's).
+pub fn strip_rest(sig: &mut Signature) {
+    for input in &mut sig.inputs {
+        if let syn::FnArg::Typed(pt) = input {
+            pt.attrs.retain(|a| !is_rest(a));
+        }
+    }
 }
 
 /// What a method gives back.
@@ -306,6 +351,7 @@ impl<'a> Method<'a> {
                 pat: &pt.pat,
                 user_ty: &pt.ty,
                 ty: resolver.resolve(&pt.ty),
+                rest: read_rest(cx, &pt.attrs),
             })
             .collect();
         let cfgs: Vec<&Attribute> = attrs.iter().filter(|a| a.path().is_ident("cfg")).collect();
@@ -332,6 +378,22 @@ impl<'a> Method<'a> {
             cfgs,
         }
     }
+}
+
+/// The `#[rest]` marker among an argument's attributes; `#[rest(..)]` and `#[rest = ..]` are
+/// errors.
+fn read_rest<'a>(cx: &mut Ctxt, attrs: &'a [Attribute]) -> Option<&'a Attribute> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|a| is_rest(a)) {
+        if !matches!(attr.meta, syn::Meta::Path(_)) {
+            cx.error_spanned_by(attr, "`#[rest]` takes no arguments");
+        }
+        if found.is_some() {
+            cx.error_spanned_by(attr, "duplicate `#[rest]`");
+        }
+        found = Some(attr);
+    }
+    found
 }
 
 /// `sig` with every argument a plain name (`mut x` becomes `x`, a pattern `_`), as the

@@ -61,6 +61,53 @@ pub fn methods_impl(service: &Service<'_>, methods: TokenStream) -> TokenStream 
     }
 }
 
+/// How the handle counts and writes a call's arguments, one by one (a `#[rest]` argument as
+/// one wire argument per element): two non-capturing closures over the argument tuple.
+fn argument_writers(service: &Service<'_>, m: &Method<'_>) -> (TokenStream, TokenStream) {
+    let span = m.ident.span();
+    let p = respan(private(service), span);
+    let tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
+    if m.args.is_empty() {
+        return (
+            quote_spanned!(span=> |_: &()| 0u32),
+            quote_spanned!(span=> |_: &(), _: &mut #p::ArgEncoder<'_, '_>| #p::Result::Ok(())),
+        );
+    }
+    let all = Ident::new("__all", Span::mixed_site());
+    let w = Ident::new("__w", Span::mixed_site());
+    let fixed = proc_macro2::Literal::u32_suffixed(
+        m.args.iter().filter(|a| a.rest.is_none()).count() as u32,
+    );
+    let rest = m
+        .args
+        .iter()
+        .position(|a| a.rest.is_some())
+        .map(syn::Index::from);
+    let arity = match rest {
+        Some(i) => quote_spanned!(span=> |#all: &(#(#tys,)*)| #p::rest_arity(#fixed, &#all.#i)),
+        None => quote_spanned!(span=> |_: &(#(#tys,)*)| #fixed),
+    };
+    // Spanned at each argument's type: a type that does not serialize is named there.
+    let writes = m.args.iter().enumerate().map(|(i, a)| {
+        let at = syn::spanned::Spanned::span(a.user_ty);
+        let i = syn::Index {
+            index: i as u32,
+            span: at,
+        };
+        match a.rest {
+            Some(_) => quote_spanned!(at=> #w.rest(&#all.#i)?;),
+            None => quote_spanned!(at=> #w.arg(&#all.#i)?;),
+        }
+    });
+    let write = quote_spanned! {span=>
+        |#all: &(#(#tys,)*), #w: &mut #p::ArgEncoder<'_, '_>| -> #p::Result<(), #p::CodecError> {
+            #(#writes)*
+            #p::Result::Ok(())
+        }
+    };
+    (arity, write)
+}
+
 fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
     // Spanned at the method (see `service::invoke_arm`).
     let span = m.ident.span();
@@ -79,12 +126,15 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
         .handle_sig
         .asyncness
         .map(|_| quote_spanned!(span=> .await));
+    let (arity, write) = argument_writers(service, m);
     match m.kind() {
         Some(Kind::Invoke) => quote_spanned! {span=>
             #p::invoke(
                 #p::Clone::clone(&self.handle),
                 #wire,
                 (#(#args,)*),
+                #arity,
+                #write,
                 |#client: #p::Arc<#real>, (#(#args,)*): (#(#tys,)*)| async move {
                     #path::#method(&*#client, #(#args),*).await
                 },
@@ -92,7 +142,7 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
             #awaited
         },
         Some(Kind::InvokeOneway) => quote_spanned! {span=>
-            #p::invoke_oneway(&self.handle, #wire, (#(#args,)*))
+            #p::invoke_oneway(&self.handle, #wire, (#(#args,)*), #arity, #write)
         },
         Some(Kind::Publish) => quote_spanned! {span=>
             #p::publish(&self.handle, &#first)

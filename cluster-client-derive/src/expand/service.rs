@@ -168,16 +168,36 @@ fn invoke_arm(
     let wire = &m.wire_name;
     let method = m.ident;
     let args: Vec<_> = m.args.iter().map(|a| &a.ident).collect();
-    let tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
+    // Each argument is read by name, with JavaScript's meaning (see `ArgDecoder`).
+    let decoder = Ident::new("__args", Span::mixed_site());
+    let reads = m.args.iter().map(|a| {
+        let ident = &a.ident;
+        let ty = &a.ty;
+        let name = a.ident.to_string();
+        match (a.rest, a.vec_item()) {
+            (Some(_), Some(item)) => quote_spanned! {span=>
+                let #ident: #ty = #decoder.rest::<#item>(#name)?;
+            },
+            _ => quote_spanned! {span=>
+                let #ident: #ty = #decoder.next::<#ty>(#name)?;
+            },
+        }
+    });
     let body = match m.kind()? {
         Kind::Invoke => quote_spanned! {span=>
-            #p::dispatch_invoke(#call, move |(#(#args,)*): (#(#tys,)*)| async move {
-                #path::#method(&*#client, #(#args),*).await
+            #p::dispatch_invoke(#call, move |#decoder: &mut #p::ArgDecoder<'_>| {
+                #(#reads)*
+                #p::Result::Ok(async move {
+                    #path::#method(&*#client, #(#args),*).await
+                })
             })
         },
         Kind::InvokeOneway | Kind::Publish => quote_spanned! {span=>
-            #p::dispatch_oneway(#call, move |(#(#args,)*): (#(#tys,)*)| {
-                #path::#method(&*#client, #(#args),*)
+            #p::dispatch_oneway(#call, move |#decoder: &mut #p::ArgDecoder<'_>| {
+                #(#reads)*
+                #p::Result::Ok(move || {
+                    #path::#method(&*#client, #(#args),*)
+                })
             })
         },
         Kind::Subscribe | Kind::Unsubscribe | Kind::Close => return None,

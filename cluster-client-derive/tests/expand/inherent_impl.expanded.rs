@@ -74,24 +74,34 @@ impl ::cluster_client::__private::Service for InventoryService {
             "stockOf" => {
                 ::cluster_client::__private::dispatch_invoke(
                     call,
-                    move |(item,): (String,)| async move {
-                        <Inventory>::stock_of(&*client, item).await
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let item: String = __args.next::<String>("item")?;
+                        ::cluster_client::__private::Result::Ok(async move {
+                            <Inventory>::stock_of(&*client, item).await
+                        })
                     },
                 )
             }
             "recordSale" => {
                 ::cluster_client::__private::dispatch_oneway(
                     call,
-                    move |(item, count): (String, u32)| {
-                        <Inventory>::record_sale(&*client, item, count)
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let item: String = __args.next::<String>("item")?;
+                        let count: u32 = __args.next::<u32>("count")?;
+                        ::cluster_client::__private::Result::Ok(move || {
+                            <Inventory>::record_sale(&*client, item, count)
+                        })
                     },
                 )
             }
             "restock" => {
                 ::cluster_client::__private::dispatch_oneway(
                     call,
-                    move |(delivery,): (Delivery,)| {
-                        <Inventory>::restock(&*client, delivery)
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let delivery: Delivery = __args.next::<Delivery>("delivery")?;
+                        ::cluster_client::__private::Result::Ok(move || {
+                            <Inventory>::restock(&*client, delivery)
+                        })
                     },
                 )
             }
@@ -198,6 +208,17 @@ impl InventoryCluster {
                 ::cluster_client::__private::Clone::clone(&self.handle),
                 "stockOf",
                 (item,),
+                |_: &(String,)| 1u32,
+                |
+                    __all: &(String,),
+                    __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
+                | -> ::cluster_client::__private::Result<
+                    (),
+                    ::cluster_client::__private::CodecError,
+                > {
+                    __w.arg(&__all.0)?;
+                    ::cluster_client::__private::Result::Ok(())
+                },
                 |
                     client: ::cluster_client::__private::Arc<Inventory>,
                     (item,): (String,)|
@@ -211,6 +232,18 @@ impl InventoryCluster {
             &self.handle,
             "recordSale",
             (item, count),
+            |_: &(String, u32)| 2u32,
+            |
+                __all: &(String, u32),
+                __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
+            | -> ::cluster_client::__private::Result<
+                (),
+                ::cluster_client::__private::CodecError,
+            > {
+                __w.arg(&__all.0)?;
+                __w.arg(&__all.1)?;
+                ::cluster_client::__private::Result::Ok(())
+            },
         )
     }
     /// Stock changes of an item.

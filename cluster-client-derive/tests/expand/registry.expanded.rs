@@ -70,22 +70,33 @@ where
             "getData" => {
                 ::cluster_client::__private::dispatch_invoke(
                     call,
-                    move |(id,): (String,)| async move {
-                        <C as Registry>::get_data(&*client, id).await
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let id: String = __args.next::<String>("id")?;
+                        ::cluster_client::__private::Result::Ok(async move {
+                            <C as Registry>::get_data(&*client, id).await
+                        })
                     },
                 )
             }
             "report" => {
                 ::cluster_client::__private::dispatch_oneway(
                     call,
-                    move |(stat,): (Stat,)| { <C as Registry>::report(&*client, stat) },
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let stat: Stat = __args.next::<Stat>("stat")?;
+                        ::cluster_client::__private::Result::Ok(move || {
+                            <C as Registry>::report(&*client, stat)
+                        })
+                    },
                 )
             }
             "publishRegistration" => {
                 ::cluster_client::__private::dispatch_oneway(
                     call,
-                    move |(reg,): (Registration,)| {
-                        <C as Registry>::publish(&*client, reg)
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let reg: Registration = __args.next::<Registration>("reg")?;
+                        ::cluster_client::__private::Result::Ok(move || {
+                            <C as Registry>::publish(&*client, reg)
+                        })
                     },
                 )
             }
@@ -220,13 +231,39 @@ where
             ::cluster_client::__private::Clone::clone(&self.handle),
             "getData",
             (id,),
+            |_: &(String,)| 1u32,
+            |
+                __all: &(String,),
+                __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
+            | -> ::cluster_client::__private::Result<
+                (),
+                ::cluster_client::__private::CodecError,
+            > {
+                __w.arg(&__all.0)?;
+                ::cluster_client::__private::Result::Ok(())
+            },
             |client: ::cluster_client::__private::Arc<C>, (id,): (String,)| async move {
                 <C as Registry>::get_data(&*client, id).await
             },
         )
     }
     fn report(&self, stat: Stat) {
-        ::cluster_client::__private::invoke_oneway(&self.handle, "report", (stat,))
+        ::cluster_client::__private::invoke_oneway(
+            &self.handle,
+            "report",
+            (stat,),
+            |_: &(Stat,)| 1u32,
+            |
+                __all: &(Stat,),
+                __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
+            | -> ::cluster_client::__private::Result<
+                (),
+                ::cluster_client::__private::CodecError,
+            > {
+                __w.arg(&__all.0)?;
+                ::cluster_client::__private::Result::Ok(())
+            },
+        )
     }
     fn subscribe(&self, topic: Topic) -> impl Stream<Item = Vec<Addr>> + Send + 'static {
         ::cluster_client::__private::subscribe::<_, _, Vec<Addr>>(&self.handle, &topic)

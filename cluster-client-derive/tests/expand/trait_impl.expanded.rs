@@ -66,16 +66,22 @@ impl ::cluster_client::__private::Service for SdkRegistryService {
             "get" => {
                 ::cluster_client::__private::dispatch_invoke(
                     call,
-                    move |(key,): (String,)| async move {
-                        <MyRegistry as sdk::Registry>::get(&*client, key).await
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let key: String = __args.next::<String>("key")?;
+                        ::cluster_client::__private::Result::Ok(async move {
+                            <MyRegistry as sdk::Registry>::get(&*client, key).await
+                        })
                     },
                 )
             }
             "note" => {
                 ::cluster_client::__private::dispatch_oneway(
                     call,
-                    move |(text,): (String,)| {
-                        <MyRegistry as sdk::Registry>::note(&*client, text)
+                    move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
+                        let text: String = __args.next::<String>("text")?;
+                        ::cluster_client::__private::Result::Ok(move || {
+                            <MyRegistry as sdk::Registry>::note(&*client, text)
+                        })
                     },
                 )
             }
@@ -175,6 +181,17 @@ impl sdk::Registry for SdkRegistryCluster {
                 ::cluster_client::__private::Clone::clone(&self.handle),
                 "get",
                 (key,),
+                |_: &(String,)| 1u32,
+                |
+                    __all: &(String,),
+                    __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
+                | -> ::cluster_client::__private::Result<
+                    (),
+                    ::cluster_client::__private::CodecError,
+                > {
+                    __w.arg(&__all.0)?;
+                    ::cluster_client::__private::Result::Ok(())
+                },
                 |
                     client: ::cluster_client::__private::Arc<MyRegistry>,
                     (key,): (String,)|
@@ -183,7 +200,22 @@ impl sdk::Registry for SdkRegistryCluster {
             .await
     }
     fn note(&self, text: String) {
-        ::cluster_client::__private::invoke_oneway(&self.handle, "note", (text,))
+        ::cluster_client::__private::invoke_oneway(
+            &self.handle,
+            "note",
+            (text,),
+            |_: &(String,)| 1u32,
+            |
+                __all: &(String,),
+                __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
+            | -> ::cluster_client::__private::Result<
+                (),
+                ::cluster_client::__private::CodecError,
+            > {
+                __w.arg(&__all.0)?;
+                ::cluster_client::__private::Result::Ok(())
+            },
+        )
     }
     fn watch(&self, topic: Topic) -> impl Stream<Item = Vec<String>> + Send + 'static {
         ::cluster_client::__private::subscribe::<_, _, Vec<String>>(&self.handle, &topic)

@@ -42,9 +42,6 @@ pub(crate) enum Answer<L> {
     Remote(Bytes),
 }
 
-/// Writes a call's argument list (see [`crate::protocol::ArgsWriter`]).
-pub(crate) type EncodeFn<A> = fn(&A, &PayloadCodec, &mut Vec<u8>) -> Result<(), CodecError>;
-
 impl<S: Service> Core<S> {
     /// Runs one two-way call within `timeout`: `local` on this process's real client when it
     /// leads, else over the wire with `args` written by `encode`.
@@ -54,7 +51,7 @@ impl<S: Service> Core<S> {
         timeout: Duration,
         args: A,
         arg_count: u32,
-        encode: EncodeFn<A>,
+        encode: impl Fn(&A, &PayloadCodec, &mut Vec<u8>) -> Result<(), CodecError>,
         local: impl FnOnce(Arc<S::Client>, A) -> Fut,
     ) -> Result<Answer<L>, Error>
     where
