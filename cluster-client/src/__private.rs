@@ -342,7 +342,7 @@ where
 {
     match serde_json::from_value::<R>(reg) {
         Ok(key) => f(key),
-        Err(e) => tracing::warn!(error = %e, "unsubscribe: the key does not decode"),
+        Err(e) => tracing::warn!(error = ?e.to_string(), "unsubscribe: the key does not decode"),
     }
     Box::pin(std::future::ready(()))
 }

@@ -265,7 +265,7 @@ impl Outbox {
                 spare.clear();
             }
             if let Err(e) = result {
-                tracing::debug!(error = %e, "write failed; closing the connection");
+                tracing::debug!(error = ?e.to_string(), "write failed; closing the connection");
                 break;
             }
         }

@@ -163,7 +163,7 @@ impl<S: Service> Core<S> {
                 match conn.send(&message, "subscribe", |_| Ok(())) {
                     Ok(_) | Err(CallFailure::NotSent) => Attached::Yes,
                     Err(CallFailure::Failed(e)) => {
-                        tracing::warn!(channel = %self.channel, key = ?key, error = %e, "subscription refused; its stream ends");
+                        tracing::warn!(channel = %self.channel, key = ?key, error = ?e.to_string(), "subscription refused; its stream ends");
                         Attached::Refused
                     }
                 }

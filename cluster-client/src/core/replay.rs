@@ -68,7 +68,7 @@ impl<S: Service> Core<S> {
                             break;
                         }
                         Err(CallFailure::Failed(e)) => {
-                            tracing::warn!(channel = %self.channel, error = %e, "a oneway call or publication could not be sent");
+                            tracing::warn!(channel = %self.channel, error = ?e.to_string(), "a oneway call or publication could not be sent");
                         }
                     }
                 }

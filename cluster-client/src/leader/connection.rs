@@ -207,7 +207,7 @@ impl Connection {
                 }
                 Event::Frame(None) => return Ok(()),
                 Event::Frame(Some(Err(ProtocolError::Io(e)))) => {
-                    tracing::debug!(error = %e, "the peer's connection failed");
+                    tracing::debug!(error = ?e.to_string(), "the peer's connection failed");
                     return Ok(());
                 }
                 Event::Frame(Some(Err(e))) => return Err(e.to_string()),
@@ -252,9 +252,15 @@ impl Connection {
                     return Some(slot);
                 }
                 _ = tokio::time::sleep(PEER_CHECK) => {
-                    let mut byte = [0u8; 1];
-                    match frames.get_mut().peek(&mut byte).now_or_never() {
-                        Some(Ok(0)) | Some(Err(_)) => return None,
+                    // Unread data may sit before the peer's FIN, so reading cannot tell that
+                    // it left; the socket's read-closed readiness can.
+                    let ready = frames
+                        .get_ref()
+                        .ready(tokio::io::Interest::READABLE)
+                        .now_or_never();
+                    match ready {
+                        Some(Ok(r)) if r.is_read_closed() => return None,
+                        Some(Err(_)) => return None,
                         _ => {}
                     }
                 }
@@ -501,7 +507,7 @@ impl Connection {
                         codec.encode(&payload, out)
                     })
                 {
-                    tracing::debug!(error = %e, "could not answer register_channel");
+                    tracing::debug!(error = ?e.to_string(), "could not answer register_channel");
                 }
                 tracing::debug!(channel = ?channel, "follower registered");
                 self.registered = Some(ep);
@@ -539,7 +545,7 @@ impl Connection {
                 codec.encode(&payload, out)
             })
         {
-            tracing::debug!(error = %e, "could not answer register_channel");
+            tracing::debug!(error = ?e.to_string(), "could not answer register_channel");
         }
     }
 
@@ -623,7 +629,7 @@ fn busy(method: &str, waited: Duration, timeout: u64) -> InvokeError {
 
 fn log_oneway(method: &str, result: &Result<Vec<u8>, InvokeError>) {
     if let Err(InvokeError::Failure(e)) = result {
-        tracing::debug!(method = ?method, error = %e, "oneway call failed");
+        tracing::debug!(method = ?method, error = ?e.to_string(), "oneway call failed");
     }
 }
 
@@ -662,7 +668,9 @@ fn answer(
             .with_code("ERR_CLUSTER_TOO_LARGE");
             push_error(outbox, reply, codec, &error);
         }
-        Err(e) => tracing::debug!(error = %e, "could not answer: the connection is closed"),
+        Err(e) => {
+            tracing::debug!(error = ?e.to_string(), "could not answer: the connection is closed")
+        }
     }
 }
 
@@ -671,7 +679,7 @@ fn push_error(outbox: &Outbox, reply: Header, codec: &PayloadCodec, error: &Remo
         encode_remote_error(codec, error, out)
     });
     if let Err(e) = pushed {
-        tracing::debug!(error = %e, "could not send an error answer");
+        tracing::debug!(error = ?e.to_string(), "could not send an error answer");
     }
 }
 

@@ -136,7 +136,7 @@ impl<S: Service> ChannelLeader<S> {
                 Ok(Err(e)) => {
                     let held_back = refusals.lock().unwrap_or_else(|p| p.into_inner()).allow();
                     if let Some(held_back) = held_back {
-                        tracing::warn!(%channel, key = ?key, error = %e, held_back, "the real client refused a subscription");
+                        tracing::warn!(%channel, key = ?key, error = ?e.to_string(), held_back, "the real client refused a subscription");
                     }
                     return;
                 }
@@ -171,7 +171,7 @@ impl<S: Service> ChannelLeader<S> {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(%channel, key = ?key, error = %e, "dropping a value that could not be encoded")
+                        tracing::warn!(%channel, key = ?key, error = ?e.to_string(), "dropping a value that could not be encoded")
                     }
                 }
             }

@@ -324,7 +324,7 @@ fn log_failure(method: &str, result: Result<Vec<u8>, InvokeError>) {
     match result {
         Ok(_) => {}
         Err(InvokeError::Failure(e)) => {
-            tracing::warn!(method = ?method, error = %e, "oneway call failed")
+            tracing::warn!(method = ?method, error = ?e.to_string(), "oneway call failed")
         }
         Err(InvokeError::Encoded(_)) => {
             tracing::warn!(method = ?method, "oneway call failed on the real client")
