@@ -22,7 +22,7 @@ use crate::scope::Scope;
 pub use crate::arguments::{ArgDecoder, ArgEncoder};
 pub use crate::builder::Builder;
 pub use crate::codec::{CodecError, PayloadCodec};
-pub use crate::error::{Error, RemoteError};
+pub use crate::error::{Error, ErrorObject, RemoteError};
 pub use crate::handle::Handle;
 pub use crate::service::{BoxFuture, Call, InvokeError, Service, ValueStream};
 pub use core::clone::Clone;
@@ -72,7 +72,7 @@ pub async fn invoke<S, A, T, E, F, Fut>(
 where
     S: Service,
     T: DeserializeOwned,
-    E: From<Error> + DeserializeOwned,
+    E: From<Error> + DeserializeOwned + 'static,
     F: FnOnce(Arc<S::Client>, A) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -120,8 +120,15 @@ struct WireErrorValue<E> {
 }
 
 /// The user's `E` from a failed call: decoded from the leader's error object when it carries
-/// one, else made from the runtime's error.
-fn typed_error<E: From<Error> + DeserializeOwned>(codec: &PayloadCodec, error: Error) -> E {
+/// one, else made from the runtime's error (always, when `E` is the runtime's error itself,
+/// which then keeps the channel and method it names).
+fn typed_error<E: From<Error> + DeserializeOwned + 'static>(
+    codec: &PayloadCodec,
+    error: Error,
+) -> E {
+    if std::any::TypeId::of::<E>() == std::any::TypeId::of::<Error>() {
+        return E::from(error);
+    }
     if let Error::Remote { payload, .. } = &error {
         if !payload.is_empty() {
             if let Ok(WireErrorValue { value: Some(value) }) =
@@ -221,28 +228,77 @@ fn encode<T: Serialize + ?Sized>(codec: &PayloadCodec, value: &T) -> Result<Vec<
     Ok(out)
 }
 
-/// The short name of `E` (`RegistryError` for `my_crate::RegistryError<X>`), sent as `name`.
-fn short_type_name<E>() -> &'static str {
-    let full = std::any::type_name::<E>();
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
+/// The `name` and `code` of an invoke's error, as the user's [`ErrorObject`] gives them (or
+/// the defaults). Generated code finds them with [`ErrorProbe`].
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    /// The error's `name`.
+    pub name: String,
+    /// The error's `code`.
+    pub code: Option<String>,
+}
+
+/// Finds an error's [`ErrorObject`] where the error's type has one, and the defaults where it
+/// has none, without asking every error type to implement it: generated code calls
+/// `(&ErrorProbe(&e)).error_info()` with both [`HasErrorObject`] and [`NoErrorObject`] in
+/// scope, and method resolution picks the first that applies.
+pub struct ErrorProbe<'a, E>(pub &'a E);
+
+/// See [`ErrorProbe`]: the error's own [`ErrorObject`].
+pub trait HasErrorObject {
+    /// The error's name and code.
+    fn error_info(&self) -> ErrorInfo;
+}
+
+impl<E: ErrorObject> HasErrorObject for ErrorProbe<'_, E> {
+    fn error_info(&self) -> ErrorInfo {
+        ErrorInfo {
+            name: self.0.name(),
+            code: self.0.code(),
+        }
+    }
+}
+
+/// See [`ErrorProbe`]: the defaults, for an error type without [`ErrorObject`].
+pub trait NoErrorObject {
+    /// The error's type name, and no code.
+    fn error_info(&self) -> ErrorInfo;
+}
+
+impl<E> NoErrorObject for &ErrorProbe<'_, E> {
+    fn error_info(&self) -> ErrorInfo {
+        ErrorInfo {
+            name: crate::error::short_type_name::<E>().to_owned(),
+            code: None,
+        }
+    }
 }
 
 /// Encodes the real client's error as the wire error object plus its typed value.
-fn encode_error<E: Serialize + Display>(codec: &PayloadCodec, error: &E) -> InvokeError {
+fn encode_error<E: Serialize + Display>(
+    codec: &PayloadCodec,
+    method: &str,
+    error: &E,
+    info: ErrorInfo,
+) -> InvokeError {
     let message = error.to_string();
-    let name = short_type_name::<E>();
+    let stack = crate::error::synthesized_stack(&info.name, &message, method);
     let wire = WireErrorWithValue {
-        stack: "",
-        name,
+        stack: &stack,
+        name: &info.name,
         message: &message,
-        code: None,
+        code: info.code.as_deref(),
         value: error,
     };
     match encode(codec, &wire) {
         Ok(bytes) => InvokeError::Encoded(bytes),
-        // The value does not encode: peers still get its name and message.
-        Err(_) => InvokeError::Failure(RemoteError::new(name, message)),
+        // The value does not encode: peers still get its name, message and code.
+        Err(_) => {
+            let mut e = RemoteError::new(info.name, message);
+            e.code = info.code;
+            e.stack = stack;
+            InvokeError::Failure(e)
+        }
     }
 }
 
@@ -251,10 +307,11 @@ fn encode_error<E: Serialize + Display>(codec: &PayloadCodec, error: &E) -> Invo
 pub fn dispatch_invoke<T, E, F, Fut>(
     call: Call,
     decode: F,
+    describe: fn(&E) -> ErrorInfo,
 ) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>>
 where
     T: Serialize,
-    E: Serialize + Display,
+    E: Serialize + Display + 'static,
     F: FnOnce(&mut ArgDecoder<'_>) -> Result<Fut, CodecError>,
     Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
@@ -263,10 +320,11 @@ where
         Err(e) => return Box::pin(std::future::ready(Err(e))),
     };
     let codec = call.codec;
+    let method = call.method;
     Box::pin(async move {
         match fut.await {
             Ok(value) => encode(&codec, &value),
-            Err(error) => Err(encode_error(&codec, &error)),
+            Err(error) => Err(encode_error(&codec, &method, &error, describe(&error))),
         }
     })
 }
@@ -427,6 +485,20 @@ impl<S: Service, H> ClusterBuilder<S, H> {
         subscription_buffer(len: usize);
         /// Sets what a full subscription buffer does (default: keep the latest values).
         lag_policy(policy: LagPolicy);
+        /// Warns when a subscription gets no first value within `timeout` (default off).
+        subscribe_timeout(timeout: std::time::Duration);
+        /// Requires (as a leader) and presents (as a follower) a shared secret.
+        secret(secret: impl Into<String>);
+        /// Leader: connections served at once on the port (default 1024).
+        max_connections(max: usize);
+        /// Leader: bytes all connections of the port may leave unread together (default 64 MiB).
+        max_queued_bytes(max: usize);
+        /// Leader: invokes of one connection running at once (default 1024).
+        max_calls_per_connection(max: usize);
+        /// Leader: subscription keys one connection may hold (default 100,000).
+        max_subscriptions_per_connection(max: usize);
+        /// How many times the factory is tried before the leader gives up (default: no limit).
+        factory_attempts(attempts: u32);
         /// Replaces all options at once.
         options(options: Options);
         /// Uses a scope other than the process-wide one (tests model processes this way).
@@ -447,7 +519,7 @@ impl<S: Service, H> ClusterBuilder<S, H> {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
-        E: Display,
+        E: Display + 'static,
     {
         let wrap = self.wrap;
         self.inner.create(factory).await.map(wrap)
@@ -459,7 +531,7 @@ impl<S: Service, H> ClusterBuilder<S, H> {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
-        E: Display,
+        E: Display + 'static,
     {
         self.inner.build(factory).map(self.wrap)
     }

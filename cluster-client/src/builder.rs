@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::codec::PayloadCodec;
 use crate::core::{Core, Factory};
-use crate::error::Error;
+use crate::error::{Error, RemoteError, synthesized_stack};
 use crate::handle::Handle;
 use crate::options::{LagPolicy, Options, RolePolicy};
 use crate::scope::Scope;
@@ -173,6 +173,14 @@ impl<S: Service> Builder<S> {
         self
     }
 
+    /// How many times the factory is tried when it fails, before the leader gives up and
+    /// answers every follower with its error until the handle closes (default: no limit, with
+    /// a backoff from 200 ms to 5 s; Node tries once).
+    pub fn factory_attempts(mut self, attempts: u32) -> Self {
+        self.options.factory_attempts = Some(attempts.max(1));
+        self
+    }
+
     /// Replaces all options at once.
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;
@@ -189,12 +197,14 @@ impl<S: Service> Builder<S> {
     /// or it follows a ready leader. Fails with the first definitive error, or after
     /// `max_wait_time`.
     ///
-    /// `factory` is called whenever this process becomes the leader (again).
+    /// `factory` is called whenever this process becomes the leader (again). Its error
+    /// reaches followers as the `message` of `ERR_CLUSTER_CLIENT_CREATE`; return a
+    /// [`RemoteError`] (or an [`Error`]) to choose the `name` and `code` they get.
     pub async fn create<F, Fut, E>(self, factory: F) -> Result<Handle<S>, Error>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
-        E: std::fmt::Display,
+        E: std::fmt::Display + 'static,
     {
         let wait = self.options.max_wait_time;
         let handle = self.build(factory)?;
@@ -223,7 +233,7 @@ impl<S: Service> Builder<S> {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
-        E: std::fmt::Display,
+        E: std::fmt::Display + 'static,
     {
         let channel = self
             .channel
@@ -237,7 +247,7 @@ impl<S: Service> Builder<S> {
         let port_key = (!options.single_mode).then_some(options.port);
         let factory: Factory<S::Client> = Arc::new(move || {
             let fut = factory();
-            Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
+            Box::pin(async move { fut.await.map_err(factory_error) })
         });
         let service = Arc::new(self.service);
         let made = scope.core(port_key, &channel, || {
@@ -260,4 +270,21 @@ impl<S: Service> Builder<S> {
         }
         Ok(Handle::new(core))
     }
+}
+
+/// What followers are told when the factory fails: the factory's own error object when it
+/// returned one, else its message under `ERR_CLUSTER_CLIENT_CREATE`; always with a stack.
+fn factory_error<E: std::fmt::Display + 'static>(e: E) -> RemoteError {
+    let any: &dyn std::any::Any = &e;
+    let mut error = if let Some(remote) = any.downcast_ref::<RemoteError>() {
+        remote.clone()
+    } else if let Some(runtime) = any.downcast_ref::<Error>() {
+        runtime.to_remote()
+    } else {
+        RemoteError::new("Error", e.to_string()).with_code("ERR_CLUSTER_CLIENT_CREATE")
+    };
+    if error.stack.is_empty() {
+        error.stack = synthesized_stack(&error.name, &error.message, "the real client's factory");
+    }
+    error
 }

@@ -253,7 +253,9 @@ impl<S: Service> Core<S> {
         };
         tokio::pin!(server_down);
         let mut retry = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut attempts: u32 = 0;
         loop {
+            attempts = attempts.saturating_add(1);
             let created = tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 _ = &mut server_down => break,
@@ -274,22 +276,38 @@ impl<S: Service> Core<S> {
                     break;
                 }
                 failed => {
-                    let message = match failed {
-                        Ok(Err(message)) => message,
-                        _ => "the client factory panicked".to_owned(),
+                    let error = match failed {
+                        Ok(Err(error)) => error,
+                        _ => RemoteError::new("Error", "the client factory panicked")
+                            .with_code("ERR_CLUSTER_CLIENT_CREATE"),
                     };
-                    let error =
-                        RemoteError::new("Error", message).with_code("ERR_CLUSTER_CLIENT_CREATE");
-                    tracing::warn!(channel = %self.channel, error = %error, "creating the real client failed; retrying");
                     leader.set_failed(error.clone());
                     self.set_role(Role::Failed(Error::LeaderNotReady {
                         channel: self.channel.clone(),
-                        error: Box::new(error),
+                        error: Box::new(error.clone()),
                     }));
+                    let last = self
+                        .options
+                        .factory_attempts
+                        .is_some_and(|max| attempts >= max);
+                    let wait = if last {
+                        tracing::warn!(channel = %self.channel, error = ?error.to_string(), attempts, "creating the real client failed; giving up: followers get this error until the handle closes");
+                        None
+                    } else {
+                        let delay = retry.next_delay();
+                        tracing::warn!(channel = %self.channel, error = ?error.to_string(), attempt = attempts, retry_in_ms = delay.as_millis() as u64, "creating the real client failed; retrying");
+                        Some(delay)
+                    };
+                    let retry_at = async {
+                        match wait {
+                            Some(delay) => tokio::time::sleep(delay).await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         _ = self.shutdown.cancelled() => break,
                         _ = &mut server_down => break,
-                        _ = tokio::time::sleep(retry.next_delay()) => {}
+                        _ = retry_at => {}
                     }
                 }
             }

@@ -174,6 +174,104 @@ pub enum Error {
     },
 }
 
+/// How an invoke's error looks to other processes: the `name` and `code` a Node follower reads
+/// as `err.name` and `err.code` (a Rust follower gets the error value itself).
+///
+/// Implement it on an invoke's error type to choose them; without an implementation, `name` is
+/// the type's name and there is no `code`. Both methods have defaults:
+///
+/// ```
+/// use cluster_client::ErrorObject;
+///
+/// #[derive(Debug)]
+/// enum RegistryError {
+///     NotFound(String),
+///     Backend(String),
+/// }
+///
+/// impl ErrorObject for RegistryError {
+///     fn name(&self) -> String {
+///         "Error".into() // what a JavaScript `new Error(..)` has
+///     }
+///     fn code(&self) -> Option<String> {
+///         Some(match self {
+///             RegistryError::NotFound(_) => "E_NOT_FOUND".into(),
+///             RegistryError::Backend(_) => "E_BACKEND".into(),
+///         })
+///     }
+/// }
+/// # let e = RegistryError::NotFound("svc".into());
+/// # assert_eq!(e.code().as_deref(), Some("E_NOT_FOUND"));
+/// # let _ = RegistryError::Backend(String::new());
+/// ```
+pub trait ErrorObject {
+    /// The error's `name` (default: the type's name without its path, `RegistryError`).
+    fn name(&self) -> String {
+        short_type_name::<Self>().to_owned()
+    }
+
+    /// The error's `code` (default: none).
+    fn code(&self) -> Option<String> {
+        None
+    }
+}
+
+/// `RegistryError` for `my_crate::RegistryError<X>`.
+pub(crate) fn short_type_name<E: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+impl ErrorObject for RemoteError {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn code(&self) -> Option<String> {
+        self.code.clone()
+    }
+}
+
+impl ErrorObject for Error {
+    fn name(&self) -> String {
+        self.to_remote().name
+    }
+
+    fn code(&self) -> Option<String> {
+        self.to_remote().code
+    }
+}
+
+/// `cluster_client::Error` can be an invoke's error type: it crosses the wire as its error
+/// object (`name`, `message`, `code`) and arrives as [`Error::Remote`].
+impl Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_remote().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Error {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let error = RemoteError::from(WireError::deserialize(deserializer)?);
+        Ok(Error::Remote {
+            channel: String::new(),
+            method: String::new(),
+            error: Box::new(error),
+            payload: bytes::Bytes::new(),
+        })
+    }
+}
+
+/// The stack a Rust leader sends when the error has none of its own: Node's first line
+/// (`name: message`), then where it came from.
+pub(crate) fn synthesized_stack(name: &str, message: &str, origin: &str) -> String {
+    format!(
+        "{name}: {message}\n    at {origin} (Rust cluster-client leader, pid {})",
+        std::process::id()
+    )
+}
+
 /// An error as it crosses the wire: the four fields Node keeps (`name`, `message`, `stack`,
 /// `code`) and, between Rust peers, the encoded error value itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -261,6 +359,16 @@ impl fmt::Display for RemoteError {
 impl std::error::Error for RemoteError {}
 
 impl Error {
+    /// The leader's error, when the call failed on the leader: what a Node leader's error
+    /// (`name`, `message`, `stack`, `code`) or a Rust leader's arrives as. Use it to build an
+    /// invoke's own error type in its `From<cluster_client::Error>`.
+    pub fn remote(&self) -> Option<&RemoteError> {
+        match self {
+            Error::Remote { error, .. } | Error::LeaderNotReady { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
     /// The error as a follower would receive it on the wire.
     pub fn to_remote(&self) -> RemoteError {
         match self {

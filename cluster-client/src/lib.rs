@@ -100,7 +100,7 @@ mod time;
 
 pub use arguments::{ArgDecoder, ArgEncoder, DecodeArgs, EncodeArgs};
 pub use builder::Builder;
-pub use error::{Error, RemoteError};
+pub use error::{Error, ErrorObject, RemoteError};
 pub use handle::Handle;
 pub use options::{LagPolicy, Options, RolePolicy};
 pub use scope::Scope;

@@ -84,6 +84,10 @@ pub struct Options {
     /// Leader: subscription keys one connection may hold. Beyond it, subscribe requests are
     /// ignored with a warning. Default 100,000.
     pub max_subscriptions_per_connection: usize,
+    /// Leader: how many times the factory is tried before the leader gives up (and answers
+    /// every follower with the factory's error until the handle closes). Default: no limit,
+    /// with a backoff from 200 ms to 5 s. Node tries once.
+    pub factory_attempts: Option<u32>,
 }
 
 impl Default for Options {
@@ -112,6 +116,7 @@ impl Default for Options {
             max_queued_bytes: 64 * 1024 * 1024,
             max_calls_per_connection: 1024,
             max_subscriptions_per_connection: 100_000,
+            factory_attempts: None,
         }
     }
 }
@@ -160,6 +165,7 @@ impl std::fmt::Debug for Options {
                 "max_subscriptions_per_connection",
                 &self.max_subscriptions_per_connection,
             )
+            .field("factory_attempts", &self.factory_attempts)
             .finish()
     }
 }

@@ -183,14 +183,29 @@ fn invoke_arm(
             },
         }
     });
+    // The error's name and code: its `ErrorObject` where it has one (found where its type is
+    // concrete, here), else the defaults.
+    let error_ty = m
+        .future_output()
+        .and_then(crate::ast::result_types)
+        .map(|(_, e)| quote!(#e))
+        .unwrap_or_else(|| quote!(_));
     let body = match m.kind()? {
         Kind::Invoke => quote_spanned! {span=>
-            #p::dispatch_invoke(#call, move |#decoder: &mut #p::ArgDecoder<'_>| {
-                #(#reads)*
-                #p::Result::Ok(async move {
-                    #path::#method(&*#client, #(#args),*).await
-                })
-            })
+            #p::dispatch_invoke(
+                #call,
+                move |#decoder: &mut #p::ArgDecoder<'_>| {
+                    #(#reads)*
+                    #p::Result::Ok(async move {
+                        #path::#method(&*#client, #(#args),*).await
+                    })
+                },
+                |error: &#error_ty| {
+                    #[allow(unused_imports)]
+                    use #p::{HasErrorObject as _, NoErrorObject as _};
+                    (&#p::ErrorProbe(error)).error_info()
+                },
+            )
         },
         Kind::InvokeOneway | Kind::Publish => quote_spanned! {span=>
             #p::dispatch_oneway(#call, move |#decoder: &mut #p::ArgDecoder<'_>| {

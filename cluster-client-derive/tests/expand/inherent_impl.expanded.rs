@@ -80,6 +80,13 @@ impl ::cluster_client::__private::Service for InventoryService {
                             <Inventory>::stock_of(&*client, item).await
                         })
                     },
+                    |error: &InventoryError| {
+                        #[allow(unused_imports)]
+                        use ::cluster_client::__private::{
+                            HasErrorObject as _, NoErrorObject as _,
+                        };
+                        (&::cluster_client::__private::ErrorProbe(error)).error_info()
+                    },
                 )
             }
             "recordSale" => {

@@ -76,6 +76,13 @@ where
                             <C as Registry>::get_data(&*client, id).await
                         })
                     },
+                    |error: &RegistryError| {
+                        #[allow(unused_imports)]
+                        use ::cluster_client::__private::{
+                            HasErrorObject as _, NoErrorObject as _,
+                        };
+                        (&::cluster_client::__private::ErrorProbe(error)).error_info()
+                    },
                 )
             }
             "report" => {

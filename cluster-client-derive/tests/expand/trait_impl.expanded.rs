@@ -72,6 +72,13 @@ impl ::cluster_client::__private::Service for SdkRegistryService {
                             <MyRegistry as sdk::Registry>::get(&*client, key).await
                         })
                     },
+                    |error: &<MyRegistry as sdk::Registry>::Error| {
+                        #[allow(unused_imports)]
+                        use ::cluster_client::__private::{
+                            HasErrorObject as _, NoErrorObject as _,
+                        };
+                        (&::cluster_client::__private::ErrorProbe(error)).error_info()
+                    },
                 )
             }
             "note" => {

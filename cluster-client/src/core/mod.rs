@@ -34,7 +34,8 @@ pub(crate) use locals::Locals;
 pub(crate) use publications::Publications;
 
 /// Creates the real client; called whenever this process becomes the leader.
-pub(crate) type Factory<C> = Arc<dyn Fn() -> BoxFuture<'static, Result<C, String>> + Send + Sync>;
+pub(crate) type Factory<C> =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<C, crate::error::RemoteError>> + Send + Sync>;
 
 /// What this core is doing right now.
 pub(crate) enum Role<S: Service> {

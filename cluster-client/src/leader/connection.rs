@@ -27,7 +27,7 @@ use tracing::Instrument;
 use super::server::Shared;
 use super::{Endpoint, Sink, SubscriberId, next_subscriber_id};
 use crate::codec::{Codec, PayloadCodec};
-use crate::error::RemoteError;
+use crate::error::{RemoteError, synthesized_stack};
 use crate::outbox::{Outbox, PIPELINE_CHUNK, PushError};
 use crate::protocol::{
     Frame, FrameCodec, FrameKind, HEADER_LEN, Header, Message, Packet, ProtocolError,
@@ -651,7 +651,7 @@ fn answer(
             .push_bytes(reply, &Message::InvokeResult { success: false }, bytes)
             .map(drop),
         Err(InvokeError::Failure(error)) => {
-            return push_error(outbox, reply, codec, error);
+            return push_error(outbox, reply, codec, method, error);
         }
     };
     match pushed {
@@ -666,7 +666,7 @@ fn answer(
                 ),
             )
             .with_code("ERR_CLUSTER_TOO_LARGE");
-            push_error(outbox, reply, codec, &error);
+            push_error(outbox, reply, codec, method, &error);
         }
         Err(e) => {
             tracing::debug!(error = ?e.to_string(), "could not answer: the connection is closed")
@@ -674,7 +674,23 @@ fn answer(
     }
 }
 
-fn push_error(outbox: &Outbox, reply: Header, codec: &PayloadCodec, error: &RemoteError) {
+/// Sends an error answer; an error without a stack gets one (Node followers expect it).
+fn push_error(
+    outbox: &Outbox,
+    reply: Header,
+    codec: &PayloadCodec,
+    method: &str,
+    error: &RemoteError,
+) {
+    let with_stack;
+    let error = if error.stack.is_empty() {
+        let mut e = error.clone();
+        e.stack = synthesized_stack(&e.name, &e.message, method);
+        with_stack = e;
+        &with_stack
+    } else {
+        error
+    };
     let pushed = outbox.push(reply, &Message::InvokeResult { success: false }, |out| {
         encode_remote_error(codec, error, out)
     });
