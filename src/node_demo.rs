@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cluster_client::codec::{Codec, JsValue, PayloadCodec};
-use cluster_client::{BoxFuture, Call, DecodeArgs, InvokeError, RemoteError, Service, ValueStream};
+use cluster_client::{ArgDecoder, BoxFuture, Call, InvokeError, RemoteError, Service, ValueStream};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -58,8 +58,8 @@ impl NodeDemo {
     }
 }
 
-/// The dispatch table: `echo`, `add`, `fail`, `notify` (oneway), `publish`, `subscribe`,
-/// `unSubscribe`. `echoAll` is deliberately missing (a Node follower calling it gets an error).
+/// The dispatch table: `echo`, `echoAll` (variadic), `add`, `fail`, `notify` (oneway),
+/// `publish`, `subscribe`, `unSubscribe`, with the fixture's JavaScript meaning.
 #[derive(Clone, Copy, Default)]
 pub struct NodeDemoService;
 
@@ -87,33 +87,49 @@ impl Service for NodeDemoService {
     ) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
         Box::pin(async move {
             let codec = &call.codec;
-            match call.method.as_str() {
+            // Arguments as JavaScript passes them: a missing one is `undefined`, extra ones
+            // are ignored, `...args` takes the rest.
+            let mut args = ArgDecoder::new(codec, call.args());
+            let result = match call.method.as_str() {
                 "echo" => {
-                    let (v,) = <(JsValue,)>::decode_args(codec, call.args()).map_err(bad_args)?;
+                    let v: JsValue = args.next("x").map_err(bad_args)?;
                     encode(codec, &v)
                 }
+                "echoAll" => {
+                    let all: Vec<JsValue> = args.rest("args").map_err(bad_args)?;
+                    encode(codec, &all)
+                }
                 "add" => {
-                    let (a, b) = <(f64, f64)>::decode_args(codec, call.args()).map_err(bad_args)?;
-                    encode(codec, &(a + b))
+                    let a: JsValue = args.next("a").map_err(bad_args)?;
+                    let b: JsValue = args.next("b").map_err(bad_args)?;
+                    encode(codec, &js_add(&a, &b))
                 }
                 "fail" => {
-                    let (m,) = <(String,)>::decode_args(codec, call.args()).map_err(bad_args)?;
+                    let m: JsValue = args.next("msg").map_err(bad_args)?;
+                    // `new Error(undefined)` has an empty message.
+                    let message = match m {
+                        JsValue::Undefined => String::new(),
+                        JsValue::String(s) => s,
+                        other => serde_json::to_string(&to_tagged(&other)).unwrap_or_default(),
+                    };
                     Err(InvokeError::Failure(
-                        RemoteError::new("Error", m).with_code("E_DEMO"),
+                        RemoteError::new("Error", message).with_code("E_DEMO"),
                     ))
                 }
                 "notify" => {
-                    let (m,) = <(JsValue,)>::decode_args(codec, call.args()).map_err(bad_args)?;
+                    let m: JsValue = args.next("msg").map_err(bad_args)?;
                     client.deliver("notify", m);
                     encode(codec, &())
                 }
                 "publish" => {
-                    let (p,) = <(Pub,)>::decode_args(codec, call.args()).map_err(bad_args)?;
+                    let p: Pub = args.next("reg").map_err(bad_args)?;
                     client.deliver(&p.topic, p.value);
                     encode(codec, &())
                 }
                 _ => Err(call.unknown_method("DemoClient")),
-            }
+            };
+            args.finish().map_err(bad_args)?;
+            result
         })
     }
 
@@ -138,6 +154,23 @@ impl Service for NodeDemoService {
 
     fn publish_method(&self) -> Option<&str> {
         Some("publish")
+    }
+}
+
+/// JavaScript's `a + b` for the values the fixture adds: numbers (with `undefined` as NaN)
+/// and strings.
+fn js_add(a: &JsValue, b: &JsValue) -> JsValue {
+    fn number(v: &JsValue) -> f64 {
+        match v {
+            JsValue::Number(n) => *n,
+            JsValue::Bool(b) => f64::from(u8::from(*b)),
+            JsValue::Null => 0.0,
+            _ => f64::NAN,
+        }
+    }
+    match (a, b) {
+        (JsValue::String(x), JsValue::String(y)) => JsValue::String(format!("{x}{y}")),
+        _ => JsValue::Number(number(a) + number(b)),
     }
 }
 

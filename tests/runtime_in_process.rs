@@ -626,3 +626,53 @@ fn building_outside_a_runtime_is_an_error_not_a_panic() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn fixed_followers_that_waited_long_for_a_leader_are_served_as_soon_as_it_appears() {
+    let port = free_port();
+    let backend = Arc::new(Backend::default());
+    let mut followers = Vec::new();
+    for _ in 0..5 {
+        followers.push(
+            demo(port, &Scope::new())
+                .is_leader(false)
+                .response_timeout(Duration::from_secs(1))
+                .build(factory(&backend))
+                .unwrap(),
+        );
+    }
+    // The followers look for a leader for a while, long enough for any growing backoff to
+    // reach its ceiling.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _leader = demo(port, &Scope::new())
+        .is_leader(true)
+        .create(factory(&backend))
+        .await
+        .unwrap();
+    // Calls made at once, with a 1 s timeout, are answered: the followers find the leader
+    // well within it (a connect that finds nobody listening is retried within 100 ms).
+    for f in &followers {
+        let got: String = f.invoke("echo", ("soon".to_string(),)).await.unwrap();
+        assert_eq!(got, "soon");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn create_on_a_fixed_follower_gives_up_after_max_wait_time_and_says_build_keeps_waiting() {
+    let port = free_port();
+    let backend = Arc::new(Backend::default());
+    let err = demo(port, &Scope::new())
+        .is_leader(false)
+        .max_wait_time(Duration::from_secs(30))
+        .create(factory(&backend))
+        .await
+        .unwrap_err();
+    let Error::Timeout {
+        method, timeout, ..
+    } = &err
+    else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert_eq!(*timeout, Duration::from_secs(30));
+    assert!(method.contains("build() keeps waiting"), "{err}");
+}

@@ -195,7 +195,9 @@ impl<S: Service> Builder<S> {
 
     /// Creates the handle and waits until it is ready: it leads (its real client is created)
     /// or it follows a ready leader. Fails with the first definitive error, or after
-    /// `max_wait_time`.
+    /// `max_wait_time` with [`Error::Timeout`] (and the handle is closed), in every role, as
+    /// Node's `ready()` does. A handle from [`Builder::build`] never gives up: a fixed
+    /// follower built that way waits for a leader for as long as it takes.
     ///
     /// `factory` is called whenever this process becomes the leader (again). Its error
     /// reaches followers as the `message` of `ERR_CLUSTER_CLIENT_CREATE`; return a
@@ -215,9 +217,14 @@ impl<S: Service> Builder<S> {
                 Err(e)
             }
             Err(_) => {
+                let waiting = if handle.core().options.role == RolePolicy::Follower {
+                    "ready (waiting for a leader; a handle from build() keeps waiting)"
+                } else {
+                    "ready (waiting for a leader)"
+                };
                 let e = Error::Timeout {
                     channel: handle.channel().to_owned(),
-                    method: "ready (waiting for a leader)".into(),
+                    method: waiting.into(),
                     port: handle.port(),
                     timeout: wait,
                 };

@@ -266,8 +266,14 @@ impl<'de> Deserialize<'de> for Error {
 /// The stack a Rust leader sends when the error has none of its own: Node's first line
 /// (`name: message`), then where it came from.
 pub(crate) fn synthesized_stack(name: &str, message: &str, origin: &str) -> String {
+    // JavaScript's first line: `name: message`, or just `name` when the message is empty.
+    let head = if message.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}: {message}")
+    };
     format!(
-        "{name}: {message}\n    at {origin} (Rust cluster-client leader, pid {})",
+        "{head}\n    at {origin} (Rust cluster-client leader, pid {})",
         std::process::id()
     )
 }

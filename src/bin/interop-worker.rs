@@ -11,19 +11,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use cluster_client::codec::{Codec, JsValue, PayloadCodec};
 use cluster_client::protocol::ArgsWriter;
-use cluster_client::{Builder, Error, Handle};
+use cluster_client::{Builder, Error, Handle, RemoteError};
 use cluster_client_suite::node_demo::{NodeDemo, NodeDemoService, from_tagged, to_tagged};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// An error as the Node worker reports one: `name`, `message`, `code`, and the first line of
+/// its `stack` (`stack_head`, null when it has none).
 fn error_json(e: &Error) -> Value {
-    match e {
-        Error::Remote { error, .. } | Error::LeaderNotReady { error, .. } => {
-            json!({"name": error.name, "message": error.message, "code": error.code})
+    match e.remote() {
+        Some(error) => {
+            let head = error.stack.lines().next().filter(|l| !l.is_empty());
+            json!({"name": error.name, "message": error.message, "code": error.code, "stack_head": head})
         }
-        other => {
-            json!({"name": "ClusterClientError", "message": other.to_string(), "code": other.code()})
+        None => {
+            json!({"name": "ClusterClientError", "message": e.to_string(), "code": e.code(), "stack_head": null})
         }
     }
 }
@@ -70,8 +73,9 @@ async fn main() {
     let built = builder.build(move || {
         let fail = fail_ready.clone();
         async move {
+            // As the Node fixture's `failReady`: an Error with code E_BROKEN.
             match fail {
-                Some(message) => Err(message),
+                Some(message) => Err(RemoteError::new("Error", message).with_code("E_BROKEN")),
                 None => Ok(NodeDemo::default()),
             }
         }

@@ -62,6 +62,11 @@ class DemoClient extends Base {
     return args;
   }
 
+  // Exists on the Node side only: the Rust twin does not serve it.
+  async nodeOnly() {
+    return 'node';
+  }
+
   async add(a, b) {
     return a + b;
   }

@@ -51,9 +51,11 @@ function fromWire(v) {
   return o;
 }
 
+// name, message, code, and the first line of the stack (null when there is none).
 function errorInfo(err) {
-  if (!(err instanceof Error)) return { name: 'Error', message: String(err), code: null };
-  return { name: err.name, message: err.message, code: err.code === undefined ? null : err.code };
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err), code: null, stack_head: null };
+  const head = typeof err.stack === 'string' && err.stack.length > 0 ? err.stack.split('\n')[0] : null;
+  return { name: err.name, message: err.message, code: err.code === undefined ? null : err.code, stack_head: head };
 }
 
 // ---------------------------------------------------------------- flags
@@ -250,6 +252,7 @@ function main() {
   client = cluster(DemoClient, options)
     .delegate('echo')
     .delegate('echoAll')
+    .delegate('nodeOnly')
     .delegate('add')
     .delegate('fail')
     .delegate('notify', 'invokeOneway')
