@@ -483,10 +483,10 @@ async fn outcomes(leader_kind: Kind, follower_kind: Kind) -> Vec<Value> {
         // A Node leader appends its completion callback to the arguments of the call it makes
         // (the README's "Differences"); a variadic method sees it as one more, `null` once
         // encoded. A Rust leader passes exactly what the caller sent.
-        if leader_kind == Kind::Node && method == "echoAll" {
-            if let Some(items) = outcome["result"].as_array_mut() {
-                assert_eq!(items.pop(), Some(Value::Null), "the Node leader's callback");
-            }
+        if let (Kind::Node, "echoAll", Some(items)) =
+            (leader_kind, method, outcome["result"].as_array_mut())
+        {
+            assert_eq!(items.pop(), Some(Value::Null), "the Node leader's callback");
         }
         seen.push(outcome);
     }
