@@ -676,3 +676,25 @@ async fn create_on_a_fixed_follower_gives_up_after_max_wait_time_and_says_build_
     assert_eq!(*timeout, Duration::from_secs(30));
     assert!(method.contains("build() keeps waiting"), "{err}");
 }
+
+#[tokio::test]
+async fn a_view_with_its_own_timeout_gives_up_at_its_deadline_in_every_role() {
+    let port = free_port();
+    let backend = Arc::new(Backend::default());
+    let leader = process(port, &backend).await;
+    let follower = process(port, &backend).await;
+    for handle in [&leader, &follower] {
+        let quick = handle.with_timeout(Duration::from_millis(50));
+        let err = quick
+            .invoke::<_, u64>("slow", (2_000u64,))
+            .await
+            .unwrap_err();
+        let Error::Timeout { timeout, .. } = &err else {
+            panic!("expected a timeout, got {err:?}");
+        };
+        assert_eq!(*timeout, Duration::from_millis(50));
+        // The handle itself keeps its response timeout.
+        let ms: u64 = handle.invoke("slow", (20u64,)).await.unwrap();
+        assert_eq!(ms, 20);
+    }
+}

@@ -14,9 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use crate::codec::Codec;
-use crate::options::{LagPolicy, Options, RolePolicy};
 use crate::routing::Answer;
-use crate::scope::Scope;
 
 // The runtime and std items generated code names.
 pub use crate::arguments::{ArgDecoder, ArgEncoder};
@@ -36,6 +34,7 @@ pub use futures::Stream;
 pub use serde_json::Value;
 pub use std::boxed::Box;
 pub use std::sync::Arc;
+pub use std::time::Duration;
 pub use std::vec::Vec;
 
 // ---------------------------------------------------------------------------------------------
@@ -81,7 +80,7 @@ where
     }
     let core = handle.core();
     let codec = &core.options.codec;
-    let timeout = core.options.response_timeout;
+    let timeout = handle.call_timeout();
     let count = arity(&args);
     let encode = |args: &A, codec: &PayloadCodec, out: &mut Vec<u8>| {
         write(args, &mut ArgEncoder::new(codec, out))
@@ -416,123 +415,4 @@ pub fn stub_future<T>() -> std::future::Pending<T> {
 /// A stream for a stub method.
 pub fn stub_stream<T>() -> futures::stream::Pending<T> {
     futures::stream::pending()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The builder `{Trait}Cluster::builder()` returns.
-
-/// A [`Builder`] whose `create`/`build` give the generated handle type `H` instead of the
-/// runtime's [`Handle`]. Generated code names it through a `{Trait}Builder<C>` alias.
-pub struct ClusterBuilder<S: Service, H> {
-    inner: Builder<S>,
-    wrap: fn(Handle<S>) -> H,
-}
-
-impl<S: Service, H> std::fmt::Debug for ClusterBuilder<S, H> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterBuilder").finish_non_exhaustive()
-    }
-}
-
-macro_rules! forward {
-    ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*);)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(self, $($arg: $ty),*) -> Self {
-                Self { inner: self.inner.$name($($arg),*), wrap: self.wrap }
-            }
-        )*
-    };
-}
-
-impl<S: Service, H> ClusterBuilder<S, H> {
-    /// A builder with Node's defaults for `service`'s channel.
-    pub fn new(service: S, wrap: fn(Handle<S>) -> H) -> Self {
-        Self {
-            inner: Builder::new(service),
-            wrap,
-        }
-    }
-
-    forward! {
-        /// Sets the channel name (default: the trait name).
-        name(channel: impl Into<String>);
-        /// Sets the loopback port to compete for (default `NODE_CLUSTER_CLIENT_PORT` or 7777).
-        port(port: u16);
-        /// Sets the follower's response timeout (default 3 s).
-        response_timeout(timeout: std::time::Duration);
-        /// Sets the follower's connect timeout (default 10 s).
-        connect_timeout(timeout: std::time::Duration);
-        /// Sets the heartbeat interval (default 20 s; the leader's idle limit is 3x).
-        heartbeat_interval(interval: std::time::Duration);
-        /// Whether the leader drops idle connections (default true).
-        check_heartbeat(check: bool);
-        /// How long `create` waits for the handle to become ready (default 30 s).
-        max_wait_time(wait: std::time::Duration);
-        /// Broadcast each value to every subscriber (default) or to one at random.
-        broadcast(broadcast: bool);
-        /// Fixes the role: `true` must lead, `false` never leads (default: compete).
-        is_leader(leader: bool);
-        /// Sets the role policy.
-        role(role: RolePolicy);
-        /// No networking: the handles of this process share one real client.
-        single_mode(single: bool);
-        /// Sets the payload codec (default serialize-json; every peer must agree).
-        codec(codec: PayloadCodec);
-        /// Sets the largest frame accepted or sent (default 64 MiB).
-        max_frame_len(len: usize);
-        /// Sets how many values each subscription stream buffers (default 1024).
-        subscription_buffer(len: usize);
-        /// Sets what a full subscription buffer does (default: keep the latest values).
-        lag_policy(policy: LagPolicy);
-        /// Warns when a subscription gets no first value within `timeout` (default off).
-        subscribe_timeout(timeout: std::time::Duration);
-        /// Requires (as a leader) and presents (as a follower) a shared secret.
-        secret(secret: impl Into<String>);
-        /// Leader: connections served at once on the port (default 1024).
-        max_connections(max: usize);
-        /// Leader: bytes all connections of the port may leave unread together (default 64 MiB).
-        max_queued_bytes(max: usize);
-        /// Leader: invokes of one connection running at once (default 1024).
-        max_calls_per_connection(max: usize);
-        /// Leader: subscription keys one connection may hold (default 100,000).
-        max_subscriptions_per_connection(max: usize);
-        /// How many times the factory is tried before the leader gives up (default: no limit).
-        factory_attempts(attempts: u32);
-        /// Replaces all options at once.
-        options(options: Options);
-        /// Uses a scope other than the process-wide one (tests model processes this way).
-        scope(scope: Scope);
-    }
-
-    /// Applies any other setting of the runtime's [`Builder`].
-    pub fn configure(self, f: impl FnOnce(Builder<S>) -> Builder<S>) -> Self {
-        Self {
-            inner: f(self.inner),
-            wrap: self.wrap,
-        }
-    }
-
-    /// Creates the handle and waits until it leads or follows a ready leader.
-    /// `factory` is called whenever this process becomes the leader (again).
-    pub async fn create<F, Fut, E>(self, factory: F) -> Result<H, Error>
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
-        E: Display + 'static,
-    {
-        let wrap = self.wrap;
-        self.inner.create(factory).await.map(wrap)
-    }
-
-    /// Creates the handle without waiting (calls made before it is ready wait within their
-    /// timeout). Must be called inside a tokio runtime.
-    pub fn build<F, Fut, E>(self, factory: F) -> Result<H, Error>
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
-        E: Display + 'static,
-    {
-        self.inner.build(factory).map(self.wrap)
-    }
 }

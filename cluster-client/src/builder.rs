@@ -13,15 +13,40 @@ use crate::scope::Scope;
 use crate::service::Service;
 use crate::task::OwnedTask;
 
-/// Configures and creates a [`Handle`].
-pub struct Builder<S: Service> {
+/// Configures and creates a [`Handle`], or the handle type `#[cluster_client]` generates
+/// (`{Name}Builder` is this builder with `H = {Name}Cluster`): every option is here once.
+///
+/// ```no_run
+/// # use cluster_client::{Builder, Service, BoxFuture, Call, InvokeError};
+/// # use std::sync::Arc;
+/// # struct Echo;
+/// # impl Service for Echo {
+/// #     type Client = ();
+/// #     fn channel_name(&self) -> &str { "Echo" }
+/// #     fn invoke(&self, _: Arc<()>, _: Call) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
+/// #         Box::pin(async { Ok(Vec::new()) })
+/// #     }
+/// # }
+/// # async fn run() -> Result<(), cluster_client::Error> {
+/// use std::time::Duration;
+///
+/// let handle = Builder::new(Echo)
+///     .port(7777)
+///     .response_timeout(Duration::from_secs(1))
+///     .secret("from the service's configuration")
+///     .create(|| async { Ok::<_, String>(()) })
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Builder<S: Service, H = Handle<S>> {
     service: S,
     channel: Option<String>,
     options: Options,
     scope: Option<Scope>,
+    wrap: fn(Handle<S>) -> H,
 }
 
-impl<S: Service> std::fmt::Debug for Builder<S> {
+impl<S: Service, H> std::fmt::Debug for Builder<S, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
             .field("channel", &self.channel)
@@ -33,11 +58,20 @@ impl<S: Service> std::fmt::Debug for Builder<S> {
 impl<S: Service> Builder<S> {
     /// A builder with Node's defaults for the service's channel.
     pub fn new(service: S) -> Self {
+        Self::wrapping(service, std::convert::identity)
+    }
+}
+
+impl<S: Service, H> Builder<S, H> {
+    /// A builder whose `create` and `build` give `wrap(handle)` (generated handle types are
+    /// made this way).
+    pub fn wrapping(service: S, wrap: fn(Handle<S>) -> H) -> Self {
         Self {
             service,
             channel: None,
             options: Options::default(),
             scope: None,
+            wrap,
         }
     }
 
@@ -202,16 +236,17 @@ impl<S: Service> Builder<S> {
     /// `factory` is called whenever this process becomes the leader (again). Its error
     /// reaches followers as the `message` of `ERR_CLUSTER_CLIENT_CREATE`; return a
     /// [`RemoteError`] (or an [`Error`]) to choose the `name` and `code` they get.
-    pub async fn create<F, Fut, E>(self, factory: F) -> Result<Handle<S>, Error>
+    pub async fn create<F, Fut, E>(self, factory: F) -> Result<H, Error>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
         E: std::fmt::Display + 'static,
     {
         let wait = self.options.max_wait_time;
-        let handle = self.build(factory)?;
+        let wrap = self.wrap;
+        let handle = self.build_handle(factory)?;
         match tokio::time::timeout_at(crate::time::deadline_after(wait), handle.ready()).await {
-            Ok(Ok(())) => Ok(handle),
+            Ok(Ok(())) => Ok(wrap(handle)),
             Ok(Err(e)) => {
                 handle.close().await;
                 Err(e)
@@ -236,7 +271,17 @@ impl<S: Service> Builder<S> {
 
     /// Creates the handle without waiting: calls made before it is ready wait for it within
     /// their timeout. Must be called inside a tokio runtime.
-    pub fn build<F, Fut, E>(self, factory: F) -> Result<Handle<S>, Error>
+    pub fn build<F, Fut, E>(self, factory: F) -> Result<H, Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S::Client, E>> + Send + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        let wrap = self.wrap;
+        self.build_handle(factory).map(wrap)
+    }
+
+    fn build_handle<F, Fut, E>(self, factory: F) -> Result<Handle<S>, Error>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S::Client, E>> + Send + 'static,

@@ -25,12 +25,15 @@ use crate::subscription::{RawSubscription, Subscription};
 /// `create` makes a new handle, and all handles of a channel in a process share one core.
 pub struct Handle<S: Service> {
     inner: Arc<HandleInner<S>>,
+    /// This view's call timeout, when it is not the handle's `response_timeout`.
+    timeout: Option<Duration>,
 }
 
 impl<S: Service> Clone for Handle<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            timeout: self.timeout,
         }
     }
 }
@@ -82,7 +85,31 @@ impl<S: Service> Handle<S> {
                 core,
                 closed: AtomicBool::new(false),
             }),
+            timeout: None,
         }
+    }
+
+    /// A view of this handle whose calls have `timeout` as their one deadline (covering the
+    /// wait for a leader, any re-routing and the answer) instead of the response timeout. It
+    /// is the same handle otherwise: closing either closes both.
+    ///
+    /// ```no_run
+    /// # async fn run(handle: cluster_client::Handle<impl cluster_client::Service>) -> Result<(), cluster_client::Error> {
+    /// use std::time::Duration;
+    /// let quick = handle.with_timeout(Duration::from_millis(200));
+    /// let answer: String = quick.invoke("echo", ("hi".to_string(),)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            timeout: Some(timeout),
+        }
+    }
+
+    /// The timeout of each call made through this view.
+    pub fn call_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(self.core().options.response_timeout)
     }
 
     pub(crate) fn core(&self) -> &Arc<Core<S>> {
@@ -109,11 +136,6 @@ impl<S: Service> Handle<S> {
     /// The payload codec.
     pub fn codec(&self) -> &PayloadCodec {
         &self.core().options.codec
-    }
-
-    /// The timeout of each call made through this handle.
-    pub fn response_timeout(&self) -> Duration {
-        self.core().options.response_timeout
     }
 
     /// Whether this process currently leads the channel (always true in single mode).
@@ -172,7 +194,7 @@ impl<S: Service> Handle<S> {
         let answer = core
             .call(
                 method,
-                core.options.response_timeout,
+                self.call_timeout(),
                 args,
                 arg_length,
                 encode_raw,
@@ -246,7 +268,7 @@ impl<S: Service> Handle<S> {
         let answer = core
             .call(
                 method,
-                core.options.response_timeout,
+                self.call_timeout(),
                 args,
                 A::COUNT,
                 encode_typed::<A>,

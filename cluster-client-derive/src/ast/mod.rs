@@ -101,6 +101,7 @@ pub const RESERVED: &[&str] = &[
     "is_leader",
     "ready",
     "close",
+    "with_timeout",
 ];
 
 /// Markdown the generated docs use.

@@ -206,7 +206,7 @@ pub fn common_items(service: &Service<'_>) -> TokenStream {
         }
 
         #[doc = #builder_doc]
-        #vis type #builder #ty_generics = #p::ClusterBuilder<#service_name #ty_generics, #name #ty_generics>;
+        #vis type #builder #ty_generics = #p::Builder<#service_name #ty_generics, #name #ty_generics>;
 
         impl #impl_generics #p::Clone for #name #ty_generics #where_clause {
             fn clone(&self) -> Self {
@@ -226,7 +226,7 @@ pub fn common_items(service: &Service<'_>) -> TokenStream {
             /// A builder with Node's defaults (port 7777, response timeout 3 s, ...); its
             /// `create(factory)` elects, then leads or follows.
             #vis fn builder() -> #builder #ty_generics {
-                #p::ClusterBuilder::new(#service_name::new(), Self::from_handle)
+                #p::Builder::wrapping(#service_name::new(), Self::from_handle)
             }
 
             /// Wraps a runtime handle of its dispatch table.
@@ -237,6 +237,12 @@ pub fn common_items(service: &Service<'_>) -> TokenStream {
             /// The runtime handle (channel, port, elections, raw calls).
             #vis fn handle(&self) -> &#p::Handle<#service_name #ty_generics> {
                 &self.handle
+            }
+
+            /// A view of this handle whose calls have `timeout` as their one deadline instead
+            /// of the response timeout; the same handle otherwise.
+            #vis fn with_timeout(&self, timeout: #p::Duration) -> Self {
+                Self { handle: self.handle.with_timeout(timeout) }
             }
 
             /// Whether this process leads the channel right now.
