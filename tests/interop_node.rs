@@ -202,6 +202,21 @@ async fn node_leader_serves_rust_followers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_follower_asking_a_node_leader_for_the_channel_status_gets_none_at_once() {
+    if !node_available() {
+        return;
+    }
+    let (_leader, mut follower) = pair(Kind::Node, Kind::Rust, &[]).await;
+    assert_eq!(
+        follower.ok(json!({"cmd": "channel_status"})).await,
+        Value::Null
+    );
+    let (_leader, mut follower) = pair(Kind::Rust, Kind::Rust, &[]).await;
+    let status = follower.ok(json!({"cmd": "channel_status"})).await;
+    assert_eq!(status["followers"], 1, "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_leader_serves_node_followers() {
     if node_available() {
         check_every_scenario(Kind::Rust, Kind::Node).await;

@@ -698,3 +698,46 @@ async fn a_view_with_its_own_timeout_gives_up_at_its_deadline_in_every_role() {
         assert_eq!(ms, 20);
     }
 }
+
+#[tokio::test]
+async fn status_tells_the_role_the_leader_and_what_is_held_and_the_leader_tells_the_channel() {
+    use cluster_client::RoleStatus;
+    let port = free_port();
+    let backend = Arc::new(Backend::default());
+    let leader = process(port, &backend).await;
+    let a = process(port, &backend).await;
+    let b = process(port, &backend).await;
+    let _sub = a.subscribe::<_, Vec<String>>(&topic("t")).unwrap();
+    let l = leader.status();
+    assert_eq!(l.role, RoleStatus::Leading);
+    assert_eq!(l.leader_pid, Some(std::process::id()));
+    assert_eq!(l.followers, Some(2));
+    let f = a.status();
+    assert_eq!(f.role, RoleStatus::Following);
+    assert_eq!(
+        f.leader_id, l.leader_id,
+        "a follower knows which leader it follows"
+    );
+    assert_eq!(f.subscribed_keys, 1);
+    assert_eq!(f.elections, 1);
+    assert!(f.last_election_ms.is_some());
+    // The whole channel, from any process.
+    let from_follower = b
+        .channel_status()
+        .await
+        .unwrap()
+        .expect("a Rust leader answers");
+    let from_leader = leader.channel_status().await.unwrap().unwrap();
+    assert_eq!(from_follower.followers, 2);
+    assert_eq!(from_follower.upstream_keys, 1);
+    assert_eq!(from_follower.leader_id, from_leader.leader_id);
+    assert!(from_follower.connections >= 2);
+    b.close().await;
+    assert_eq!(b.status().role, RoleStatus::Closed);
+    eventually(
+        "the leader to count one follower",
+        Duration::from_secs(5),
+        || leader.status().followers == Some(1),
+    )
+    .await;
+}

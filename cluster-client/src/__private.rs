@@ -23,6 +23,7 @@ pub use crate::codec::{CodecError, PayloadCodec};
 pub use crate::error::{Error, ErrorObject, RemoteError};
 pub use crate::handle::Handle;
 pub use crate::service::{BoxFuture, Call, InvokeError, Service, ValueStream};
+pub use crate::status::{ChannelStatus, Status};
 pub use core::clone::Clone;
 pub use core::default::Default;
 pub use core::fmt;

@@ -15,11 +15,16 @@ use crate::arguments::EncodeArgs;
 use crate::codec::{Codec, CodecError, Direction, PayloadCodec};
 use crate::core::{Core, Role};
 use crate::error::{Error, RemoteError};
+use crate::follower::CallFailure;
+use crate::leader::Endpoint;
 use crate::leader::guarded_invoke;
+use crate::protocol::Message;
 use crate::protocol::{ArgsWriter, subscription_key};
 use crate::routing::{Answer, remote_error};
 use crate::service::{Call, InvokeError, Service};
+use crate::status::{ChannelStatus, RoleStatus, Status};
 use crate::subscription::{RawSubscription, Subscription};
+use crate::time::deadline_after;
 
 /// A handle on a shared client. Clones share one handle (closing one closes them all); every
 /// `create` makes a new handle, and all handles of a channel in a process share one core.
@@ -147,6 +152,78 @@ impl<S: Service> Handle<S> {
     /// leader: 1 after the first election, one more after every failover or reconnect.
     pub fn elections(&self) -> u64 {
         self.core().elections.load(Ordering::Acquire)
+    }
+
+    /// What this handle is doing right now: role, leader, followers (when leading), keys
+    /// subscribed, calls in flight, elections.
+    ///
+    /// ```no_run
+    /// # fn run(handle: cluster_client::Handle<impl cluster_client::Service>) {
+    /// let status = handle.status();
+    /// println!("{:?} on {}:{}, leader pid {:?}", status.role, status.channel, status.port, status.leader_pid);
+    /// # }
+    /// ```
+    pub fn status(&self) -> Status {
+        let mut status = self.core().status();
+        if self.inner.closed.load(Ordering::Acquire) {
+            status.role = RoleStatus::Closed;
+        }
+        status
+    }
+
+    /// What the channel's leader serves: its process and incarnation, followers, connections,
+    /// upstream keys, queued bytes. `None` when the leader does not say (a Node leader);
+    /// waits for a leader within the call timeout.
+    pub async fn channel_status(&self) -> Result<Option<ChannelStatus>, Error> {
+        self.check_open()?;
+        let core = self.core();
+        let timeout = self.call_timeout();
+        let deadline = deadline_after(timeout);
+        let timed_out = || Error::Timeout {
+            channel: core.channel.clone(),
+            method: "status".into(),
+            port: core.options.port,
+            timeout,
+        };
+        tokio::time::timeout_at(deadline, self.ready())
+            .await
+            .map_err(|_| timed_out())??;
+        let role = core.role.borrow().clone();
+        match role {
+            Role::Leading { leader, .. } => {
+                let port = core.options.port;
+                let (connections, queued) = core
+                    .scope
+                    .port_server(port)
+                    .map(|s| s.load())
+                    .unwrap_or((0, 0));
+                Ok(Some(Endpoint::status(&*leader, port, connections, queued)))
+            }
+            Role::Following(conn) => {
+                if conn.leader_id().is_none() {
+                    return Ok(None);
+                }
+                let (_, app) = conn
+                    .request(&Message::Status, "status", deadline, timeout, |_| Ok(()))
+                    .await
+                    .map_err(|e| match e {
+                        CallFailure::Failed(e) => e,
+                        CallFailure::NotSent => Error::LeaderLost {
+                            channel: core.channel.clone(),
+                            method: "status".into(),
+                            port: core.options.port,
+                        },
+                    })?;
+                core.options
+                    .codec
+                    .decode(&app)
+                    .map(Some)
+                    .map_err(|e| core.codec_error("status", e))
+            }
+            Role::Failed(e) => Err(e),
+            Role::Electing => Err(timed_out()),
+            Role::Closed => Err(core.closed_error()),
+        }
     }
 
     /// Waits until the handle leads or follows a ready leader; fails with a definitive error

@@ -321,7 +321,6 @@ impl QueueBudget {
     }
 
     /// Bytes queued across the port right now.
-    #[cfg(test)]
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }

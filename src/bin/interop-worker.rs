@@ -183,6 +183,10 @@ async fn main() {
                 Err(e) => fail(error_json(&e)),
             },
             "is_leader" => ok(Some(json!(handle.is_leader()))),
+            "channel_status" => match handle.channel_status().await {
+                Ok(status) => ok(Some(json!(status))),
+                Err(e) => emit(json!({"id": id, "ok": false, "error": error_json(&e)})),
+            },
             "close" => {
                 handle.close().await;
                 ok(None);

@@ -102,6 +102,8 @@ pub const RESERVED: &[&str] = &[
     "ready",
     "close",
     "with_timeout",
+    "status",
+    "channel_status",
 ];
 
 /// Markdown the generated docs use.

@@ -245,6 +245,17 @@ pub fn common_items(service: &Service<'_>) -> TokenStream {
                 Self { handle: self.handle.with_timeout(timeout) }
             }
 
+            /// What this handle is doing right now (role, leader, followers, keys, calls).
+            #vis fn status(&self) -> #p::Status {
+                self.handle.status()
+            }
+
+            /// What the channel's leader serves; `None` from a leader that does not say (a
+            /// Node leader).
+            #vis async fn channel_status(&self) -> #p::Result<#p::Option<#p::ChannelStatus>, #p::Error> {
+                self.handle.channel_status().await
+            }
+
             /// Whether this process leads the channel right now.
             #vis fn is_leader(&self) -> bool {
                 self.handle.is_leader()

@@ -133,6 +133,20 @@ where
             handle: self.handle.with_timeout(timeout),
         }
     }
+    /// What this handle is doing right now (role, leader, followers, keys, calls).
+    pub fn status(&self) -> ::cluster_client::__private::Status {
+        self.handle.status()
+    }
+    /// What the channel's leader serves; `None` from a leader that does not say (a
+    /// Node leader).
+    pub async fn channel_status(
+        &self,
+    ) -> ::cluster_client::__private::Result<
+        ::cluster_client::__private::Option<::cluster_client::__private::ChannelStatus>,
+        ::cluster_client::__private::Error,
+    > {
+        self.handle.channel_status().await
+    }
     /// Whether this process leads the channel right now.
     pub fn is_leader(&self) -> bool {
         self.handle.is_leader()

@@ -85,6 +85,10 @@ pub(crate) struct Core<S: Service> {
     handles: AtomicUsize,
     /// Completed elections: times this core started leading or following a leader.
     pub(crate) elections: AtomicU64,
+    /// When the last election completed.
+    pub(crate) last_election: Mutex<Option<std::time::SystemTime>>,
+    /// Two-way calls of this core waiting for their answer.
+    pub(crate) calls_in_flight: AtomicUsize,
     pub(crate) shutdown: CancellationToken,
     supervisor: Mutex<Option<OwnedTask>>,
     /// This core's identity as a subscriber of its own leader.
@@ -121,6 +125,8 @@ impl<S: Service> Core<S> {
             ordered_idle: tokio::sync::Notify::new(),
             handles: AtomicUsize::new(0),
             elections: AtomicU64::new(0),
+            last_election: Mutex::new(None),
+            calls_in_flight: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             supervisor: Mutex::new(None),
             local_id: next_subscriber_id(),
@@ -180,6 +186,40 @@ impl<S: Service> Core<S> {
         }
         let old = self.swap_role(role);
         drop(old);
+    }
+
+    /// What this core is doing right now.
+    pub(crate) fn status(&self) -> crate::status::Status {
+        use crate::status::{RoleStatus, Status, epoch_ms, pid_of};
+        let (role, leader_pid, leader_id, followers) = match &*self.role.borrow() {
+            Role::Electing => (RoleStatus::Electing, None, None, None),
+            Role::Leading { leader, .. } => (
+                RoleStatus::Leading,
+                Some(std::process::id()),
+                Some(crate::leader::Endpoint::instance_id(&**leader).to_owned()),
+                Some(leader.followers()),
+            ),
+            Role::Following(conn) => (
+                RoleStatus::Following,
+                conn.leader_id().and_then(pid_of),
+                conn.leader_id().map(str::to_owned),
+                None,
+            ),
+            Role::Failed(e) => (RoleStatus::Failed(e.to_string()), None, None, None),
+            Role::Closed => (RoleStatus::Closed, None, None, None),
+        };
+        Status {
+            channel: self.channel.clone(),
+            port: self.options.port,
+            role,
+            leader_pid,
+            leader_id,
+            followers,
+            subscribed_keys: lock(&self.locals).keys.len(),
+            calls_in_flight: self.calls_in_flight.load(Ordering::Relaxed),
+            elections: self.elections.load(Ordering::Acquire),
+            last_election_ms: lock(&self.last_election).map(epoch_ms),
+        }
     }
 
     /// Hands a value from the leader to the local streams of `key`.

@@ -84,6 +84,8 @@ impl<S: Service> Core<S> {
         }
 
         self.elections.fetch_add(1, Ordering::AcqRel);
+        *lock(&self.last_election) = Some(std::time::SystemTime::now());
+        crate::metrics::election(&self.channel);
         let old = self.swap_role(role);
         drop(ordered);
         drop(locals);

@@ -38,6 +38,8 @@ struct RegisterReply {
     success: bool,
     #[serde(default)]
     error: Option<WireError>,
+    #[serde(default, rename = "leaderId")]
+    leader_id: Option<String>,
     #[serde(default, rename = "maxFrameLen")]
     max_frame_len: Option<u64>,
 }
@@ -88,6 +90,8 @@ pub(crate) struct FollowerConn {
     /// Set when the owner closed the connection on purpose (handle closed), so waiting calls
     /// report `Closed` rather than `LeaderLost`.
     closed_by_user: AtomicBool,
+    /// The leader's incarnation id (Rust leaders send one; Node leaders do not).
+    leader_id: Option<String>,
     _writer: OwnedTask,
     _reader: OwnedTask,
 }
@@ -157,7 +161,7 @@ impl FollowerConn {
             .instrument(span),
         );
 
-        let conn = Self {
+        let mut conn = Self {
             channel: channel.to_owned(),
             port,
             options: options.clone(),
@@ -166,11 +170,13 @@ impl FollowerConn {
             observed,
             registered,
             closed_by_user: AtomicBool::new(false),
+            leader_id: None,
             _writer: writer,
             _reader: reader,
         };
         match conn.register().await {
             Ok(reply) => {
+                conn.leader_id = reply.leader_id;
                 if let Some(max) = reply.max_frame_len {
                     conn.outbox
                         .limit_frames_to(usize::try_from(max).unwrap_or(usize::MAX));
@@ -394,6 +400,11 @@ impl FollowerConn {
     /// connection is closed).
     pub(crate) fn was_written(&self, n: u64) -> bool {
         self.outbox.was_taken(n)
+    }
+
+    /// The leader's incarnation id, when the leader sends one (Rust leaders do).
+    pub(crate) fn leader_id(&self) -> Option<&str> {
+        self.leader_id.as_deref()
     }
 
     /// The largest frame the leader accepts (its own limit when it said, else ours).

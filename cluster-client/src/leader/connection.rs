@@ -125,6 +125,7 @@ pub(crate) async fn serve_connection(
         if let Some(ep) = &conn.registered {
             let keys: Vec<String> = conn.keys.drain().collect();
             ep.drop_subscriber(&keys, conn.id);
+            ep.follower_count(false);
         }
         drop(frames);
         // Send what is already answered (a refusal, say), for at most a second.
@@ -438,6 +439,17 @@ impl Connection {
                     ep.unsubscribe(&key, self.id);
                 }
             }
+            Message::Status => {
+                let (connections, queued) = self.shared.load();
+                let status = ep.status(self.shared.port(), connections, queued);
+                let reply = Header::response(header.id, header.timeout);
+                let pushed = self
+                    .outbox
+                    .push(reply, &Message::StatusRes, |out| codec.encode(&status, out));
+                if let Err(e) = pushed {
+                    tracing::debug!(error = ?e.to_string(), "could not answer status");
+                }
+            }
             Message::Unknown { type_name, .. } => {
                 self.warn(format_args!(
                     "unsupported packet type {type_name:?}; ignored"
@@ -510,6 +522,9 @@ impl Connection {
                     tracing::debug!(error = ?e.to_string(), "could not answer register_channel");
                 }
                 tracing::debug!(channel = ?channel, "follower registered");
+                if self.registered.is_none() {
+                    ep.follower_count(true);
+                }
                 self.registered = Some(ep);
             }
             Err(error) => self.send_register_failure(reply, &codec, &error),

@@ -12,6 +12,7 @@ mod server;
 mod subscriptions;
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::RemoteError;
 use crate::options::Options;
 use crate::service::{BoxFuture, Call, InvokeError, Service};
+use crate::status::ChannelStatus;
 use crate::task::TaskSet;
 use crate::throttle::Throttle;
 use publications::AppliedPublications;
@@ -65,6 +67,10 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
     fn unsubscribe(&self, key: &str, id: SubscriberId);
     /// Removes a follower connection from every key it held.
     fn drop_subscriber(&self, keys: &[String], id: SubscriberId);
+    /// A follower registered (`true`) or its connection closed (`false`).
+    fn follower_count(&self, joined: bool);
+    /// What this leader serves, for a `status` request.
+    fn status(&self, port: u16, connections: usize, queued_bytes: usize) -> ChannelStatus;
 }
 
 /// One channel's leader.
@@ -80,6 +86,7 @@ pub(crate) struct ChannelLeader<S: Service> {
     applied: Mutex<AppliedPublications>,
     stopped: CancellationToken,
     refusals: Arc<Mutex<Throttle>>,
+    followers: AtomicUsize,
 }
 
 impl<S: Service> ChannelLeader<S> {
@@ -96,6 +103,7 @@ impl<S: Service> ChannelLeader<S> {
             applied: Mutex::new(AppliedPublications::default()),
             stopped: CancellationToken::new(),
             refusals: Arc::new(Mutex::new(Throttle::new(Duration::from_secs(10)))),
+            followers: AtomicUsize::new(0),
         })
     }
 
@@ -214,6 +222,11 @@ impl<S: Service> ChannelLeader<S> {
         added.replay
     }
 
+    /// Followers registered on the channel now.
+    pub(crate) fn followers(&self) -> usize {
+        self.followers.load(Ordering::Relaxed)
+    }
+
     /// Stops serving: connections registered here close, upstream subscriptions stop, and the
     /// real client is closed (outside every lock).
     pub(crate) async fn close(&self) {
@@ -319,6 +332,27 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
     fn drop_subscriber(&self, keys: &[String], id: SubscriberId) {
         for gone in self.subscriptions.remove_keys(keys, id) {
             self.abandon(gone);
+        }
+    }
+
+    fn follower_count(&self, joined: bool) {
+        if joined {
+            self.followers.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.followers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn status(&self, port: u16, connections: usize, queued_bytes: usize) -> ChannelStatus {
+        ChannelStatus {
+            channel: self.channel.clone(),
+            port,
+            leader_pid: std::process::id(),
+            leader_id: self.instance_id.clone(),
+            followers: self.followers(),
+            connections,
+            upstream_keys: self.subscriptions.len(),
+            queued_bytes,
         }
     }
 }

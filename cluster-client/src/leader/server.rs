@@ -119,6 +119,13 @@ impl PortServer {
     }
 }
 
+impl PortServer {
+    /// Connections open on the port, and bytes queued for them.
+    pub(crate) fn load(&self) -> (usize, usize) {
+        self.shared.load()
+    }
+}
+
 impl Drop for PortServer {
     fn drop(&mut self) {
         self.shared.shutdown.cancel();
@@ -133,6 +140,11 @@ impl Shared {
 
     pub(crate) fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Connections open on the port, and bytes queued for them.
+    pub(crate) fn load(&self) -> (usize, usize) {
+        (self.connections.len(), self.budget.used())
     }
 
     pub(crate) fn shutdown(&self) -> &CancellationToken {

@@ -262,6 +262,11 @@ impl SubscriptionRegistry {
         gone
     }
 
+    /// Keys with an upstream subscription.
+    pub(crate) fn len(&self) -> usize {
+        self.topics().len()
+    }
+
     /// Stops every upstream subscription (the leader is closing). The topics are dropped after
     /// the lock is released (their sinks may hold the last reference to a local delivery).
     pub(crate) fn clear(&self) {

@@ -78,6 +78,11 @@ pub enum Message {
     Heartbeat,
     /// Leader → follower: keep-alive answer.
     HeartbeatRes,
+    /// Follower → leader: what the leader serves (a Rust extension; a Node leader ignores
+    /// the packet type and never answers).
+    Status,
+    /// Leader → follower: the answer to `status`; the payload describes the channel.
+    StatusRes,
     /// A packet type this implementation does not know. It is reported, not fatal.
     Unknown {
         /// The `type` field as sent.
@@ -101,6 +106,8 @@ impl Message {
             Message::InvokeResult { .. } => "invoke_result",
             Message::Heartbeat => "heartbeat",
             Message::HeartbeatRes => "heartbeat_res",
+            Message::Status => "status",
+            Message::StatusRes => "status_res",
             Message::Unknown { type_name, .. } => type_name,
         }
     }
@@ -111,7 +118,8 @@ impl Message {
             Message::RegisterChannelRes
             | Message::SubscribeResultRes
             | Message::InvokeResult { .. }
-            | Message::HeartbeatRes => FrameKind::Response,
+            | Message::HeartbeatRes
+            | Message::StatusRes => FrameKind::Response,
             _ => FrameKind::Request,
         }
     }
@@ -244,6 +252,8 @@ impl Message {
             },
             "heartbeat" => Message::Heartbeat,
             "heartbeat_res" => Message::HeartbeatRes,
+            "status" => Message::Status,
+            "status_res" => Message::StatusRes,
             _ => Message::Unknown {
                 type_name,
                 conn: conn.clone(),
@@ -445,6 +455,8 @@ impl RawConn<'_> {
             "subscribe_result_res" => Message::SubscribeResultRes,
             "heartbeat" => Message::Heartbeat,
             "heartbeat_res" => Message::HeartbeatRes,
+            "status" => Message::Status,
+            "status_res" => Message::StatusRes,
             "register_channel" => Message::RegisterChannel {
                 channel_name: self.channel_name?.into_owned(),
                 secret: self.secret.map(Cow::into_owned),
@@ -548,6 +560,8 @@ impl std::fmt::Debug for Message {
                 .finish(),
             Message::Heartbeat => f.write_str("Heartbeat"),
             Message::HeartbeatRes => f.write_str("HeartbeatRes"),
+            Message::Status => f.write_str("Status"),
+            Message::StatusRes => f.write_str("StatusRes"),
             Message::Unknown { type_name, conn } => f
                 .debug_struct("Unknown")
                 .field("type_name", type_name)

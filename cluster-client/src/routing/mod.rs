@@ -12,11 +12,13 @@ pub(crate) mod ordered;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::codec::{Codec, CodecError, PayloadCodec};
 use crate::core::{Core, Role};
@@ -42,10 +44,68 @@ pub(crate) enum Answer<L> {
     Remote(Bytes),
 }
 
+/// Counts a call in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl<S: Service> Core<S> {
     /// Runs one two-way call within `timeout`: `local` on this process's real client when it
-    /// leads, else over the wire with `args` written by `encode`.
+    /// leads, else over the wire with `args` written by `encode`. The call has a `tracing`
+    /// span (`call`, with channel, method, role and outcome) and, with the `metrics` feature,
+    /// is counted and timed.
     pub(crate) async fn call<A, L, Fut>(
+        &self,
+        method: &str,
+        timeout: Duration,
+        args: A,
+        arg_count: u32,
+        encode: impl Fn(&A, &PayloadCodec, &mut Vec<u8>) -> Result<(), CodecError>,
+        local: impl FnOnce(Arc<S::Client>, A) -> Fut,
+    ) -> Result<Answer<L>, Error>
+    where
+        Fut: Future<Output = L>,
+    {
+        let _in_flight = InFlight::enter(&self.calls_in_flight);
+        let span = tracing::debug_span!(
+            "call",
+            channel = %self.channel,
+            method = ?method,
+            role = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let answer = self
+            .route_call(method, timeout, args, arg_count, encode, local)
+            .instrument(span.clone())
+            .await;
+        let role = match &answer {
+            Ok(Answer::Local(_)) => "leader",
+            Ok(Answer::Remote(_)) => "follower",
+            Err(_) => "none",
+        };
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        span.record("role", role);
+        span.record("outcome", outcome);
+        crate::metrics::call(&self.channel, role, outcome, started.elapsed());
+        answer
+    }
+
+    async fn route_call<A, L, Fut>(
         &self,
         method: &str,
         timeout: Duration,
