@@ -19,6 +19,11 @@ fn example_binary(name: &str) -> PathBuf {
 /// Runs an example to completion (killed after `limit`) and returns its stdout; panics with
 /// both outputs unless it exits 0.
 fn run_example(name: &str, limit: Duration) -> String {
+    run_example_with(name, &[], limit)
+}
+
+/// [`run_example`] with command-line arguments.
+fn run_example_with(name: &str, args: &[&str], limit: Duration) -> String {
     let bin = example_binary(name);
     assert!(
         bin.exists(),
@@ -26,6 +31,7 @@ fn run_example(name: &str, limit: Duration) -> String {
         bin.display()
     );
     let mut child = Command::new(&bin)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -84,6 +90,21 @@ fn inherent_client_shares_one_backend_connection_across_a_leader_kill() {
     );
     assert!(summary.contains("workers announced: 4"), "{summary}");
     assert!(stdout.contains("killing the leader"), "{stdout}");
+}
+
+#[test]
+fn status_shows_the_fleet_and_the_leader_that_takes_over_after_a_kill() {
+    let stdout = run_example_with("status", &["--seconds", "4"], Duration::from_secs(60));
+    let summary = summary(&stdout);
+    assert!(summary.contains("leaders seen: 2"), "{summary}\n{stdout}");
+    assert!(
+        summary.contains("most followers one leader served: 2"),
+        "{summary}\n{stdout}"
+    );
+    assert!(summary.contains("workers reporting: 3"), "{summary}");
+    assert!(stdout.contains("killing the leader"), "{stdout}");
+    assert!(stdout.contains("leading"), "{stdout}");
+    assert!(stdout.contains("following"), "{stdout}");
 }
 
 #[test]
