@@ -8,3 +8,8 @@ pub mod node_demo;
 pub mod registry_sdk;
 pub mod streams;
 pub mod worker_io;
+
+/// The README's Rust examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
