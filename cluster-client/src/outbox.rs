@@ -152,10 +152,13 @@ impl Outbox {
         let added = st.buf.len() - before;
         let number = st.pushed;
         st.pushed += 1;
-        drop(st);
+        // Counted before the lock is released: the writer (or close) can take these bytes and
+        // release them the moment it is, and must never release more than was counted.
         let queued = self.queued.fetch_add(added, Ordering::Relaxed) + added;
-        if let Some((budget, _)) = &self.budget {
-            budget.add(added);
+        let port_used = self.budget.as_ref().map(|(b, _)| b.reserve(added));
+        drop(st);
+        if let (Some((budget, _)), Some(used)) = (&self.budget, port_used) {
+            budget.enforce(used);
         }
         if queued > self.limit {
             tracing::warn!(
@@ -329,8 +332,13 @@ impl QueueBudget {
         self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
 
-    fn add(&self, bytes: usize) {
-        let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    /// Counts `bytes` more; returns the port's total.
+    fn reserve(&self, bytes: usize) -> usize {
+        self.used.fetch_add(bytes, Ordering::Relaxed) + bytes
+    }
+
+    /// Closes the connection holding the most if the port's total `used` is over the limit.
+    fn enforce(&self, used: usize) {
         if used <= self.limit {
             return;
         }
@@ -435,5 +443,42 @@ mod tests {
         assert_eq!(results, [true, true, false, false]);
         assert!(outbox.is_closed());
         assert_eq!(outbox.queued(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pushes_racing_the_writer_keep_the_counts_exact() {
+        // The writer takes and releases bytes while other threads push: a count taken after the
+        // lock is released would let a release run first and wrap the counter.
+        let budget = QueueBudget::new(1 << 30);
+        let outbox = Outbox::with_budget(
+            FrameCodec::default(),
+            CancellationToken::new(),
+            1 << 30,
+            &budget,
+        );
+        let writer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.run_writer(tokio::io::sink()).await })
+        };
+        let pushers: Vec<_> = (0..3)
+            .map(|_| {
+                let outbox = outbox.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        heartbeat(&outbox).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for p in pushers {
+            p.join().expect("no push panics");
+        }
+        while outbox.queued() != 0 {
+            assert!(outbox.queued() < 1 << 30, "the count never wraps");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(budget.used(), 0);
+        outbox.close();
+        writer.await.unwrap();
     }
 }
