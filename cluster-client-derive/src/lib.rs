@@ -50,33 +50,42 @@ use proc_macro::TokenStream;
 ///
 /// # What you write
 ///
-/// The trait form:
+/// The trait form (each example here runs as a doc test, in single mode so it needs no port):
 ///
-/// ```ignore
+/// ```
 /// use cluster_client::cluster_client;
-/// use futures::Stream;
+/// use futures::{Stream, StreamExt};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Serialize, Deserialize)]
+/// # pub struct RegistryError(String);
+/// # impl std::fmt::Display for RegistryError {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(&self.0) }
+/// # }
+/// # impl From<cluster_client::Error> for RegistryError {
+/// #     fn from(e: cluster_client::Error) -> Self { RegistryError(e.to_string()) }
+/// # }
 ///
 /// #[cluster_client(rename_all = "camelCase")]        // options: see below
 /// pub trait Registry: Send + Sync + 'static {
 ///     /// Two-way call: the caller waits for the leader's answer.
 ///     #[delegate(invoke)]
-///     async fn get_data(&self, id: String) -> Result<Data, RegistryError>;
+///     async fn get_data(&self, id: String) -> Result<Vec<String>, RegistryError>;
 ///
-///     /// One-way call: sent, not answered.
+///     /// One-way call: sent, not answered. `#[rest]` takes every remaining argument.
 ///     #[delegate(invoke_oneway)]
-///     fn report(&self, stat: Stat);
+///     fn report(&self, level: u8, #[rest] lines: Vec<String>);
 ///
 ///     /// The leader subscribes once per key and fans the values out to every process.
 ///     #[delegate(subscribe)]
-///     fn subscribe(&self, topic: Topic) -> impl Stream<Item = Vec<Addr>> + Send + 'static;
+///     fn subscribe(&self, service: String) -> impl Stream<Item = Vec<String>> + Send + 'static;
 ///
 ///     /// Called on the real client when no process subscribes to the key any more.
 ///     #[delegate(unsubscribe)]
-///     fn unsubscribe(&self, topic: Topic);
+///     fn unsubscribe(&self, service: String);
 ///
-///     /// Remembered per process and re-sent to every new leader.
+///     /// Remembered per process and re-sent to every new connection and leader.
 ///     #[delegate(publish)]
-///     fn publish(&self, reg: Registration);
+///     fn publish(&self, address: String);
 ///
 ///     /// Closes the real client when its leader shuts down.
 ///     #[delegate(close)]
@@ -84,56 +93,118 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// // `RegistryError: From<cluster_client::Error> + Serialize + DeserializeOwned + Display`.
-/// impl Registry for RealRegistry { /* ordinary `async fn`s talking to the backend */ }
+/// struct RealRegistry;
 ///
+/// impl Registry for RealRegistry {                      // ordinary `async fn`s
+///     async fn get_data(&self, id: String) -> Result<Vec<String>, RegistryError> {
+///         Ok(vec![format!("{id}:80")])
+///     }
+///     fn report(&self, _level: u8, _lines: Vec<String>) {}
+///     fn subscribe(&self, service: String) -> impl Stream<Item = Vec<String>> + Send + 'static {
+///         futures::stream::iter([vec![format!("{service}:80")]])
+///     }
+///     fn unsubscribe(&self, _service: String) {}
+///     fn publish(&self, _address: String) {}
+///     async fn close(&self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // In every process:
 /// let registry = RegistryCluster::builder()
-///     .port(7777)
-///     .create(|| async { RealRegistry::connect(addr).await })   // runs only where this process leads
+///     .single_mode(true)                                 // or .port(7777) between processes
+///     .create(|| async { Ok::<_, String>(RealRegistry) }) // runs only where this process leads
 ///     .await?;
-/// let data = registry.get_data("svc".into()).await?;            // the same trait in every role
+/// let data = registry.get_data("svc".into()).await;     // the same trait in every role
+/// assert_eq!(data.unwrap(), ["svc:80"]);
+/// registry.report(1, vec!["a".into(), "b".into()]);
+/// assert_eq!(registry.subscribe("db".into()).next().await, Some(vec!["db:80".to_string()]));
+/// registry.close().await;
+/// # Ok(()) }
 /// ```
 ///
 /// An impl of a trait from another crate (no attribute on the trait):
 ///
-/// ```ignore
+/// ```
+/// # mod sdk {
+/// #     pub trait Registry: Send + Sync + 'static {
+/// #         type Error;
+/// #         fn lookup(&self, service: String)
+/// #             -> impl std::future::Future<Output = Result<Vec<String>, Self::Error>> + Send;
+/// #         fn describe(&self) -> String { "an sdk registry".into() }
+/// #     }
+/// #     #[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// #     pub struct Error(pub String);
+/// #     impl std::fmt::Display for Error {
+/// #         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(&self.0) }
+/// #     }
+/// #     impl From<cluster_client::Error> for Error {
+/// #         fn from(e: cluster_client::Error) -> Self { Error(e.to_string()) }
+/// #     }
+/// # }
+/// use cluster_client::cluster_client;
+///
+/// struct MyRegistry;
+///
 /// #[cluster_client(name = "Registry")]
 /// impl sdk::Registry for MyRegistry {
-///     type Error = sdk::Error;
+///     type Error = sdk::Error;                           // repeated on the handle's impl
 ///
 ///     #[delegate(invoke)]
 ///     async fn lookup(&self, service: String) -> Result<Vec<String>, Self::Error> {
-///         self.sdk.lookup(service).await
+///         Ok(vec![format!("{service}.mine:80")])
 ///     }
-///
-///     fn describe(&self) -> String { "mine".into() }   // local; the handle keeps the trait's
 /// }
 ///
-/// let registry: RegistryCluster = RegistryCluster::builder()
-///     .create(|| async { Ok::<_, String>(MyRegistry::new()) })
-///     .await?;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), sdk::Error> {
 /// use sdk::Registry as _;
-/// let addrs = registry.lookup("db".into()).await?;
+/// let registry: RegistryCluster = RegistryCluster::builder()
+///     .single_mode(true)
+///     .create(|| async { Ok::<_, String>(MyRegistry) })
+///     .await?;
+/// assert_eq!(registry.lookup("db".into()).await?, ["db.mine:80"]);
+/// assert_eq!(registry.describe(), "an sdk registry");  // the trait's own body: not delegated
+/// # Ok(()) }
 /// ```
 ///
 /// A struct with inherent methods:
 ///
-/// ```ignore
-/// #[cluster_client(vis = "pub")]       // the handle is private unless `vis` widens it
-/// impl Inventory {
-///     pub fn connect(addr: String) -> Self { /* .. */ }      // local: not on the handle
+/// ```
+/// use cluster_client::cluster_client;
+/// # #[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// # pub struct InventoryError(String);
+/// # impl std::fmt::Display for InventoryError {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(&self.0) }
+/// # }
+/// # impl From<cluster_client::Error> for InventoryError {
+/// #     fn from(e: cluster_client::Error) -> Self { InventoryError(e.to_string()) }
+/// # }
 ///
-///     #[delegate(invoke)]
-///     pub async fn stock_of(&self, item: String) -> Result<u32, InventoryError> { /* .. */ }
-///
-///     #[delegate(subscribe)]
-///     pub fn watch(&self, item: String) -> impl Stream<Item = u32> + Send + 'static { /* .. */ }
+/// pub struct Inventory {
+///     apples: u32,
 /// }
 ///
+/// #[cluster_client(vis = "pub")]       // the handle is private unless `vis` widens it
+/// impl Inventory {
+///     pub fn connect() -> Self {          // no #[delegate]: stays on the real client
+///         Inventory { apples: 3 }
+///     }
+///
+///     #[delegate(invoke)]
+///     pub async fn stock_of(&self, item: String) -> Result<u32, InventoryError> {
+///         Ok(if item == "apple" { self.apples } else { 0 })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), InventoryError> {
 /// let inventory: InventoryCluster = InventoryCluster::builder()
-///     .create(|| async { Ok::<_, String>(Inventory::connect(addr.clone())) })
+///     .single_mode(true)
+///     .create(|| async { Ok::<_, String>(Inventory::connect()) })
 ///     .await?;
-/// let apples = inventory.stock_of("apple".into()).await?;
+/// assert_eq!(inventory.stock_of("apple".into()).await?, 3);
+/// # Ok(()) }
 /// ```
 ///
 /// # What it generates
@@ -141,24 +212,25 @@ use proc_macro::TokenStream;
 /// The same items for every form, named after the trait (`Registry`) or, for an inherent
 /// impl, after the type (`Inventory`). For the trait form:
 ///
-/// * **the trait itself**, with the `#[delegate]` attributes removed and every `async fn`
-///   rewritten to `fn .. -> impl Future<Output = ..> + Send` (implementations may still write
-///   `async fn`; the futures must be `Send` because the leader runs them on tokio's
-///   multi-threaded runtime);
+/// * **the trait itself**, with the `#[delegate]` and `#[rest]` attributes removed and every
+///   `async fn` rewritten to `fn .. -> impl Future<Output = ..> + Send` (implementations may
+///   still write `async fn`; the futures must be `Send` because the leader runs them on
+///   tokio's multi-threaded runtime);
 /// * **`RegistryService<C>`**, the leader's dispatch table: implements
 ///   `cluster_client::Service` for any `C: Registry + Send + Sync + 'static`. For each call it
-///   matches the wire method name, decodes the argument tuple, calls the real client and
-///   encodes the result;
+///   matches the wire method name, reads the arguments one by one with JavaScript's meaning
+///   (a missing one is `undefined`, extra ones are ignored), calls the real client and encodes
+///   the result, or the error with the name and code of its `ErrorObject`, if it has one;
 /// * **`RegistryCluster<C>`**, the handle (cheap to `Clone`): implements `Registry` itself.
 ///   An invoke goes straight to the real client when this process leads (typed, nothing is
 ///   encoded) and over the wire when it follows; subscriptions are
 ///   `cluster_client::Subscription` streams that survive failover. Inherent methods:
-///   `builder()`, `from_handle(..)`, `handle()`, `is_leader()`, `ready().await`,
-///   `close().await`;
-/// * **`RegistryBuilder<C>`**, the builder `RegistryCluster::builder()` returns: `.name(..)`,
-///   `.port(..)`, `.response_timeout(..)`, `.connect_timeout(..)`, `.heartbeat_interval(..)`,
-///   `.is_leader(bool)`, `.single_mode(bool)`, `.codec(..)`, `.broadcast(..)`, `.scope(..)`,
-///   `.options(..)`, then `.create(factory).await` (waits until ready) or `.build(factory)`;
+///   `builder()`, `from_handle(..)`, `handle()`, `with_timeout(d)`, `status()`,
+///   `channel_status().await`, `is_leader()`, `ready().await`, `close().await`;
+/// * **`RegistryBuilder<C>`**: `cluster_client::Builder` making `RegistryCluster<C>`, with
+///   every option of the runtime (`.port(..)`, timeouts, `.secret(..)`, a fixed role, single
+///   mode, the codec, the leader's bounds, ...), then `.create(factory).await` (waits until
+///   ready) or `.build(factory)`;
 /// * static checks spanned at your types (arguments and keys `Serialize + DeserializeOwned +
 ///   Send + 'static`, results and stream items likewise, invoke errors also
 ///   `From<cluster_client::Error> + Display`).
@@ -170,16 +242,21 @@ use proc_macro::TokenStream;
 /// methods with the same signatures and docs. The real client must be `Send + Sync + 'static`
 /// (checked at its type).
 ///
-/// Roughly, for `get_data`:
+/// Roughly, for `get_data` (the expansion snapshots in `tests/expand/` have it in full):
 ///
-/// ```ignore
+/// ```text
 /// impl<C: Registry + Send + Sync + 'static> cluster_client::Service for RegistryService<C> {
 ///     type Client = C;
 ///     fn invoke(&self, client: Arc<C>, call: Call) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
 ///         match call.method.as_str() {
-///             "getData" => __private::dispatch_invoke(call, move |(id,): (String,)| async move {
-///                 <C as Registry>::get_data(&*client, id).await
-///             }),
+///             "getData" => __private::dispatch_invoke(
+///                 call,
+///                 move |args| {
+///                     let id: String = args.next::<String>("id")?;
+///                     Ok(async move { <C as Registry>::get_data(&*client, id).await })
+///                 },
+///                 |error: &RegistryError| /* its ErrorObject, or the defaults */,
+///             ),
 ///             // .. one arm per invoke, oneway and publish method
 ///             _ => __private::unknown_method(&call, self.channel_name()),
 ///         }
@@ -188,13 +265,15 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// impl<C: Registry + Send + Sync + 'static> Registry for RegistryCluster<C> {
-///     fn get_data(&self, id: String) -> impl Future<Output = Result<Data, RegistryError>> + Send {
-///         __private::invoke(self.handle.clone(), "getData", (id,), |client, (id,)| async move {
-///             <C as Registry>::get_data(&*client, id).await   // when this process leads
-///         })
-///     }
-///     fn subscribe(&self, topic: Topic) -> impl Stream<Item = Vec<Addr>> + Send + 'static {
-///         __private::subscribe::<_, _, Vec<Addr>>(&self.handle, &topic)
+///     fn get_data(&self, id: String) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send {
+///         __private::invoke(
+///             self.handle.clone(), "getData", (id,),
+///             |_| 1,                                       // how many wire arguments
+///             |args, w| { w.arg(&args.0)?; Ok(()) },       // writing them
+///             |client, (id,)| async move {                 // when this process leads
+///                 <C as Registry>::get_data(&*client, id).await
+///             },
+///         )
 ///     }
 ///     // ..
 /// }
@@ -212,16 +291,19 @@ use proc_macro::TokenStream;
 /// | `close` | `async fn m(&self)` | closes the handle; the leader closes the real client |
 ///
 /// At most one `subscribe`, `unsubscribe`, `publish` and `close` per trait or impl. A
-/// delegated method takes `&self` and owned, named arguments (at most 12; in an impl, `mut x`
-/// is fine), and is not generic. In the trait form every method needs a `#[delegate]` and the
+/// delegated method takes `&self` and owned, named arguments (any number; in an impl, `mut x`
+/// is fine; `#[rest] args: Vec<T>` on the last argument of an `invoke` or `invoke_oneway`
+/// takes every remaining argument), and is not generic. In the trait form every method needs a `#[delegate]` and the
 /// trait is not generic; in the impl forms at least one method needs one.
 ///
 /// # Errors of an invoke
 ///
 /// `E` receives the failures of the call itself (timeout, lost leader, closed handle) through
 /// `From<cluster_client::Error>`. Between Rust peers the leader's `E` value itself reaches the
-/// follower; from a Node.js leader, `E` is built from `cluster_client::Error::Remote` (name,
-/// message, stack, code).
+/// follower; from a Node.js leader, `E` is built from `cluster_client::Error::Remote`, whose
+/// `remote()` gives the leader's name, message, stack and code. Node followers see `E`'s
+/// `ErrorObject` name and code (default: the type's name, no code) and a stack.
+/// `cluster_client::Error` itself can be `E`.
 ///
 /// # Options
 ///
