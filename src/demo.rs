@@ -32,6 +32,8 @@ pub struct Backend {
     pub unsubscribes: AtomicUsize,
     /// Messages received through `notify`, observable with [`Backend::wait_notes`].
     notes: watch::Sender<Vec<String>>,
+    /// Every publication a real client applied, in order, as `topic=value`.
+    published: Mutex<Vec<String>>,
 }
 
 impl Default for Backend {
@@ -43,6 +45,7 @@ impl Default for Backend {
             open_subscriptions: AtomicUsize::new(0),
             unsubscribes: AtomicUsize::new(0),
             notes: watch::Sender::new(Vec::new()),
+            published: Mutex::default(),
         }
     }
 }
@@ -55,6 +58,12 @@ impl Backend {
             .await
             .map(|v| v.clone())
             .unwrap_or_default()
+    }
+
+    /// Every publication the real clients of this backend applied so far, in the order they
+    /// applied them, as `topic=value` (a publication applied twice appears twice).
+    pub fn published(&self) -> Vec<String> {
+        self.published.lock().unwrap().clone()
     }
 
     /// The current value of a topic and a receiver of every later change, taken atomically.
@@ -154,6 +163,11 @@ impl Demo {
 
     /// Adds a value to a topic (publications accumulate, as registrations do).
     pub fn publish(&self, p: Publication) {
+        self.backend
+            .published
+            .lock()
+            .unwrap()
+            .push(format!("{}={}", p.topic, p.value));
         self.backend.add(&p.topic, &p.value);
     }
 

@@ -6,7 +6,9 @@
 //! Commands: `{"id":1,"cmd":"echo","arg":"x"}`, `{"id":2,"cmd":"is_leader"}`,
 //! `{"id":3,"cmd":"subscribe","topic":"t"}` (then `{"event":"value","topic":..,"value":[..]}`
 //! for each value: the topic's set of published strings), `{"id":4,"cmd":"publish","topic":"t","value":"v"}`,
-//! `{"id":5,"cmd":"stats"}`, `{"id":6,"cmd":"generation"}`, `{"id":7,"cmd":"exit"}`.
+//! `{"id":5,"cmd":"stats"}`, `{"id":6,"cmd":"generation"}`, `{"id":7,"cmd":"exit"}`,
+//! `{"id":8,"cmd":"published"}` (the publications this process's real clients applied, in
+//! order, as `topic=value`).
 //! With `--load`, a background loop keeps calls in flight and `stats` reports how they settled
 //! (and the process's open file descriptors and resident memory); `--subs N` subscribes to
 //! topics `t0` .. `t(N-1)` at start.
@@ -69,6 +71,7 @@ async fn main() {
             .unwrap_or(20_000),
     );
     let backend = Arc::new(Backend::default());
+    let applied = backend.clone();
     let handle: Handle<DemoService> = match Builder::new(DemoService)
         .port(port)
         .codec(codec)
@@ -188,6 +191,7 @@ async fn main() {
                         .map_err(|e| e.to_string()),
                 );
             }
+            "published" => reply(Ok(json!(applied.published()))),
             "stats" => reply(Ok(json!({
                 "ok": load.ok.load(Ordering::Relaxed),
                 "errors": load.errors.load(Ordering::Relaxed),

@@ -97,7 +97,14 @@ impl Worker {
     }
 
     /// Sends a command and returns its reply.
-    pub async fn cmd(&mut self, mut cmd: Value) -> Value {
+    pub async fn cmd(&mut self, cmd: Value) -> Value {
+        let id = self.send(cmd).await;
+        self.reply(id).await
+    }
+
+    /// Writes a command without waiting for its reply (a stopped process reads it once it
+    /// resumes); returns the id to pass to [`Worker::reply`].
+    pub async fn send(&mut self, mut cmd: Value) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         cmd["id"] = json!(id);
@@ -107,7 +114,12 @@ impl Worker {
             .write_all(line.as_bytes())
             .await
             .unwrap_or_else(|e| panic!("{}: write: {e}", self.name));
-        self.wait_event(&format!("reply to {cmd}"), |v| v["id"] == json!(id))
+        id
+    }
+
+    /// Waits for the reply to the command [`Worker::send`] numbered `id`.
+    pub async fn reply(&mut self, id: u64) -> Value {
+        self.wait_event(&format!("reply to command {id}"), |v| v["id"] == json!(id))
             .await
     }
 
