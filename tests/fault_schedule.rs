@@ -105,6 +105,7 @@ fn describe(report: &Report) -> String {
         report.elapsed.as_millis(),
         report.port
     );
+    out.push_str(&format!("  {}\n", report.tally));
     if report.violations.is_empty() {
         out.push_str("  all invariants hold\n");
     }
@@ -173,6 +174,7 @@ fn random_fault_schedules_keep_the_invariants() {
                             )],
                             timeline: Vec::new(),
                             elapsed: Duration::ZERO,
+                            tally: Default::default(),
                         },
                     };
                     if single.is_some() {
@@ -194,6 +196,10 @@ fn random_fault_schedules_keep_the_invariants() {
         .filter(|r| !r.violations.is_empty())
         .collect();
     let slowest = reports.iter().map(|r| r.elapsed).max().unwrap_or_default();
+    let mut total = invariants::Tally::default();
+    for r in &reports {
+        total.add(&r.tally);
+    }
     eprintln!(
         "fault schedules: {} runs, {} failed, {:.1}s in all ({jobs} at once, slowest seed {:.1}s)",
         reports.len(),
@@ -201,6 +207,7 @@ fn random_fault_schedules_keep_the_invariants() {
         started.elapsed().as_secs_f64(),
         slowest.as_secs_f64()
     );
+    eprintln!("fault schedules, all runs together: {total}");
     if failed.is_empty() {
         return;
     }

@@ -339,3 +339,80 @@ fn check_order<'a>(items: impl Iterator<Item = &'a Handed>, log: &Log) -> Option
     }
     None
 }
+
+/// What a run did, to show a schedule really exercised the core.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub real_clients: usize,
+    pub calls: usize,
+    pub ok: usize,
+    pub timeout: usize,
+    pub leader_lost: usize,
+    pub closed: usize,
+    pub oneways: usize,
+    pub publications: usize,
+    pub stalls: usize,
+    pub kills: usize,
+}
+
+impl Tally {
+    pub fn of(backend: &BackendState, logs: &[&Log]) -> Self {
+        let mut t = Tally {
+            real_clients: backend.clients.len(),
+            ..Tally::default()
+        };
+        for log in logs {
+            t.stalls += log.stalls.len();
+            t.kills += usize::from(log.ended.is_some());
+            t.calls += log.calls.len();
+            for call in &log.calls {
+                match &call.settled {
+                    Some((_, Outcome::Ok(_))) => t.ok += 1,
+                    Some((_, Outcome::Timeout)) => t.timeout += 1,
+                    Some((_, Outcome::LeaderLost)) => t.leader_lost += 1,
+                    Some((_, Outcome::Closed)) => t.closed += 1,
+                    _ => {}
+                }
+            }
+            for o in &log.ordered {
+                match o.item {
+                    Ordered::Note => t.oneways += 1,
+                    Ordered::Publish(_) => t.publications += 1,
+                }
+            }
+        }
+        t
+    }
+
+    pub fn add(&mut self, o: &Tally) {
+        self.real_clients += o.real_clients;
+        self.calls += o.calls;
+        self.ok += o.ok;
+        self.timeout += o.timeout;
+        self.leader_lost += o.leader_lost;
+        self.closed += o.closed;
+        self.oneways += o.oneways;
+        self.publications += o.publications;
+        self.stalls += o.stalls;
+        self.kills += o.kills;
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} real clients (leaders), {} kills, {} stalls; {} calls: {} ok, {} timed out, {} leader lost, {} closed; {} oneways, {} publications",
+            self.real_clients,
+            self.kills,
+            self.stalls,
+            self.calls,
+            self.ok,
+            self.timeout,
+            self.leader_lost,
+            self.closed,
+            self.oneways,
+            self.publications
+        )
+    }
+}

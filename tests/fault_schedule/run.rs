@@ -16,7 +16,7 @@ use futures::future::join_all;
 use tokio::sync::watch;
 
 use crate::backend::{Backend, ClientId};
-use crate::invariants::{self, Context, Fate};
+use crate::invariants::{self, Context, Fate, Tally};
 use crate::participant::{Command, Config, Log, Participant};
 use crate::schedule::{Kill, Plan, Step, Target};
 
@@ -32,6 +32,7 @@ pub struct Report {
     /// What actually happened, step by step, with times from the start.
     pub timeline: Vec<String>,
     pub elapsed: Duration,
+    pub tally: Tally,
 }
 
 pub fn run_seed(plan: Plan, margin: Duration) -> Report {
@@ -44,12 +45,16 @@ pub fn run_seed(plan: Plan, margin: Duration) -> Report {
     let mut violations = rt.block_on(world.run());
     violations.extend(world.teardown());
     violations.extend(panics_of(plan.seed));
+    let (port, tally) = (world.port, world.tally);
+    let timeline = std::mem::take(&mut world.timeline);
+    drop(world);
     Report {
-        port: world.port,
-        timeline: std::mem::take(&mut world.timeline),
         plan,
+        port,
         violations,
+        timeline,
         elapsed: started.elapsed(),
+        tally,
     }
 }
 
@@ -68,6 +73,7 @@ struct World<'p> {
     kills: Vec<Instant>,
     timeline: Vec<String>,
     t0: Instant,
+    tally: Tally,
 }
 
 impl<'p> World<'p> {
@@ -86,6 +92,7 @@ impl<'p> World<'p> {
             kills: Vec::new(),
             timeline: Vec::new(),
             t0: Instant::now(),
+            tally: Tally::default(),
         };
         world.slots = (0..plan.participants).map(|i| world.spawn(i)).collect();
         world
@@ -291,6 +298,7 @@ impl<'p> World<'p> {
         kills.extend(logs.iter().filter_map(|l| l.ended.map(|(at, _)| at)));
         kills.extend(logs.iter().filter_map(|l| l.cut));
         let backend = self.backend.state();
+        let tally = Tally::of(&backend, &logs);
         violations.extend(invariants::after_the_fact(&Context {
             backend: &backend,
             logs: logs.clone(),
@@ -298,6 +306,10 @@ impl<'p> World<'p> {
             margin: self.margin,
             now: calls_done,
         }));
+        drop(backend);
+        drop(logs);
+        drop(guards);
+        self.tally = tally;
         violations
     }
 

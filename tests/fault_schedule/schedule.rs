@@ -190,7 +190,9 @@ pub fn generate(seed: u64) -> Plan {
         .collect();
     let factory_delay_ms = rng.pick(&[0, 0, 5, 20]);
     let mix = Mix::draw(&mut rng);
-    let len = rng.range(15, 40) as usize;
+    let len = rng.range(20, 50) as usize;
+    // How often a step is a burst: one participant making several calls in a row.
+    let bursts = rng.pick(&[0, 10, 25]);
 
     let mut slots = vec![
         SlotModel {
@@ -201,6 +203,13 @@ pub fn generate(seed: u64) -> Plan {
     ];
     let mut steps = Vec::with_capacity(len + participants);
     while steps.len() < len {
+        if rng.chance(bursts) {
+            let live: Vec<usize> = (0..participants).filter(|i| slots[*i].alive).collect();
+            if let Some(&who) = pick_from(&mut rng, &live) {
+                steps.extend(burst(&mut rng, &mix, who));
+                continue;
+            }
+        }
         if let Some(step) = draw_step(&mut rng, &mix, &mut slots, heartbeat_ms) {
             steps.push(step);
         }
@@ -227,6 +236,34 @@ pub fn generate(seed: u64) -> Plan {
         factory_delay_ms,
         steps,
     }
+}
+
+/// Two to eight calls, oneway calls and publications of one participant, with no pause.
+fn burst(rng: &mut Rng, mix: &Mix, who: usize) -> Vec<Step> {
+    let weights = [mix.invoke, mix.oneway, mix.publish];
+    let total: u64 = weights.iter().sum::<u64>().max(1);
+    (0..rng.range(2, 8))
+        .map(|_| {
+            let roll = rng.range(0, total - 1);
+            let op = if roll < mix.invoke {
+                Op::Invoke {
+                    slow_ms: if rng.chance(20) {
+                        rng.range(20, 300)
+                    } else {
+                        0
+                    },
+                }
+            } else if roll < mix.invoke + mix.oneway {
+                Op::Oneway
+            } else {
+                Op::Publish {
+                    topic: rng.range(0, TOPICS as u64 - 1) as u8,
+                    value: rng.range(0, VALUES as u64 - 1) as u8,
+                }
+            };
+            Step::Op { who, op }
+        })
+        .collect()
 }
 
 /// One step drawn from the mix, or `None` when the drawn kind does not apply right now.
