@@ -141,6 +141,14 @@ impl Context<'_> {
     }
 }
 
+fn short(h: &Handed) -> String {
+    match h {
+        Handed::Call { seq, .. } => format!("call #{seq}"),
+        Handed::Oneway { seq, .. } => format!("oneway #{seq}"),
+        Handed::Publish(r) => format!("t{}=v{}", r.topic, r.value),
+    }
+}
+
 /// Calls settle within their deadline, answers come from a real client that ran the call, no
 /// call not in flight at a kill ran twice, and each real client got each participant's oneway
 /// calls and publications in the order they were made, with no two-way call overtaking one.
@@ -164,9 +172,18 @@ pub fn after_the_fact(cx: &Context<'_>) -> Vec<String> {
                 continue;
             };
             let items = c.handed.iter().map(|(_, h)| h).filter(|h| h.who() == who);
-            if let Some(v) = check_order(items, log) {
+            if let Some(v) = check_order(items.clone(), log) {
+                let got: Vec<String> = items.map(short).collect();
+                let made: Vec<String> = log
+                    .ordered
+                    .iter()
+                    .map(|o| match &o.item {
+                        Ordered::Note => format!("oneway #{}", o.seq),
+                        Ordered::Publish(r) => format!("#{} t{}=v{}", o.seq, r.topic, r.value),
+                    })
+                    .collect();
                 out.push(format!(
-                    "order: real client #{client} (leader {}) got {who}'s calls out of order: {v}",
+                    "order: real client #{client} (leader {}) got {who}'s calls out of order: {v}; it got {got:?}; {who} made {made:?}",
                     c.made_by
                 ));
             }
