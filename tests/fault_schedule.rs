@@ -123,7 +123,10 @@ fn describe(report: &Report) -> String {
     for line in &report.timeline {
         out.push_str(&format!("  {line}\n"));
     }
-    out.push_str(&format!("replay: {}\n", replay_line(report.plan.seed)));
+    out.push_str(&format!(
+        "replay: {}\n  (timing is not replayed: if it passes, try FAULT_REPEAT=40 FAULT_JOBS=4)\n",
+        replay_line(report.plan.seed)
+    ));
     out
 }
 

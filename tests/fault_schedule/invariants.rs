@@ -433,3 +433,94 @@ impl std::fmt::Display for Tally {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::participant::OrderedRec;
+
+    fn publisher(made: &[(u64, Option<(u8, u8)>)]) -> Log {
+        let now = Instant::now();
+        Log {
+            tag: "p0.0".into(),
+            timeout: Duration::from_secs(1),
+            calls: Vec::new(),
+            ordered: made
+                .iter()
+                .map(|(seq, publication)| OrderedRec {
+                    seq: *seq,
+                    made: now,
+                    item: match publication {
+                        Some((topic, value)) => Ordered::Publish(reg(*topic, *value)),
+                        None => Ordered::Note,
+                    },
+                })
+                .collect(),
+            streams: Vec::new(),
+            stalls: Vec::new(),
+            ended: None,
+            cut: None,
+            problems: Vec::new(),
+        }
+    }
+
+    fn reg(topic: u8, value: u8) -> Registration {
+        Registration {
+            who: "p0.0".into(),
+            topic,
+            value,
+        }
+    }
+
+    fn note(seq: u64) -> Handed {
+        Handed::Oneway {
+            who: "p0.0".into(),
+            seq,
+        }
+    }
+
+    fn call(seq: u64) -> Handed {
+        Handed::Call {
+            who: "p0.0".into(),
+            seq,
+        }
+    }
+
+    fn publish(topic: u8, value: u8) -> Handed {
+        Handed::Publish(reg(topic, value))
+    }
+
+    #[test]
+    fn a_republished_key_is_matched_with_the_publication_that_keeps_the_order() {
+        // #1 publishes t0=v0, #2 is a oneway call, #3 publishes t0=v0 again.
+        let log = publisher(&[(1, Some((0, 0))), (2, None), (3, Some((0, 0)))]);
+        let ok = |items: &[Handed]| check_order(items.iter(), &log);
+        assert_eq!(
+            ok(&[note(2), publish(0, 0)]),
+            None,
+            "the second publication"
+        );
+        assert_eq!(ok(&[publish(0, 0), note(2), publish(0, 0)]), None, "both");
+        assert_eq!(
+            ok(&[call(5), call(4)]),
+            None,
+            "two-way calls among themselves"
+        );
+        assert!(
+            ok(&[publish(0, 0), publish(0, 0), publish(0, 0)]).is_some(),
+            "one too many"
+        );
+        assert!(ok(&[note(2), note(2)]).is_some(), "a oneway call twice");
+    }
+
+    #[test]
+    fn nothing_made_before_a_two_way_call_may_arrive_after_it() {
+        let log = publisher(&[(1, None), (3, Some((1, 2)))]);
+        let order = |items: &[Handed]| check_order(items.iter(), &log);
+        assert!(order(&[call(2), note(1)]).is_some());
+        assert_eq!(order(&[note(1), call(2), publish(1, 2)]), None);
+        // A two-way call may arrive after later ones (it was retried), not the other way round.
+        assert_eq!(order(&[note(1), publish(1, 2), call(2)]), None);
+        assert!(order(&[call(4), publish(1, 2)]).is_some());
+    }
+}

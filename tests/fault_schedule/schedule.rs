@@ -60,7 +60,8 @@ pub enum Kill {
 pub enum Target {
     Slot(usize),
     /// Whichever participant leads when the step runs (found at run time; when no participant
-    /// answers as leader in time, the slot given here).
+    /// answers as leader in time, the slot given here). A kill swaps the names of the two
+    /// slots, so the named slot is the one that dies (see `run.rs`).
     Leader(usize),
 }
 
@@ -433,5 +434,44 @@ impl fmt::Display for Plan {
             writeln!(f, "  {i:>3}. {step}")?;
         }
         Ok(())
+    }
+}
+
+#[test]
+fn a_seed_always_means_the_same_schedule() {
+    for seed in [0, 37, 1 << 40] {
+        assert_eq!(
+            format!("{:?}", generate(seed)),
+            format!("{:?}", generate(seed))
+        );
+    }
+    assert_ne!(
+        format!("{:?}", generate(1).steps),
+        format!("{:?}", generate(2).steps)
+    );
+}
+
+#[test]
+fn schedules_kill_only_the_living_restart_only_the_dead_and_end_with_two_alive() {
+    for seed in 0..2000 {
+        let plan = generate(seed);
+        assert!((3..=6).contains(&plan.participants));
+        let mut alive = vec![true; plan.participants];
+        for step in &plan.steps {
+            match *step {
+                Step::Kill { target, .. } => {
+                    let (Target::Slot(who) | Target::Leader(who)) = target;
+                    assert!(alive[who], "seed {seed}: kills dead p{who}");
+                    alive[who] = false;
+                }
+                Step::Restart { who } => {
+                    assert!(!alive[who], "seed {seed}: restarts live p{who}");
+                    alive[who] = true;
+                }
+                Step::Op { who, .. } => assert!(alive[who], "seed {seed}: p{who} is dead"),
+                _ => {}
+            }
+        }
+        assert!(alive.iter().filter(|a| **a).count() >= 2, "seed {seed}");
     }
 }
