@@ -929,3 +929,266 @@ async fn wrong_secret_registrations_flooded_without_reading_are_answered_once_an
     );
     served(&follower, "after the flood").await;
 }
+
+/// What an idle connection got from the leader before it closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdleEnd {
+    /// One `heartbeat_res` with id 0, then the close: the port is full.
+    ToldFull,
+    /// Nothing, then the close (after the time to register).
+    Closed,
+    /// Something else.
+    Other,
+    /// Still open when the test stopped waiting.
+    Open,
+}
+
+/// Row 2a: 200 connections that never send a byte, against `max_connections` 32 and a
+/// 500 ms connect timeout, while a newcomer follower tries to join.
+///
+/// Bound: the leader's descriptors stay within baseline + the slots left (31) + the one
+/// connection being turned away; connections beyond the cap get one `heartbeat_res` with id 0
+/// and are closed at once; the others are closed after the connect timeout (logged, escaped,
+/// rate-limited); the newcomer is served once slots free.
+///
+/// Old runtime (be5e9ed): no cap and no time limit to register: every idle connection is kept
+/// forever (issue 13: 300 of them under `ulimit -n 256` locked out every new follower).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_never_register_are_capped_and_closed_after_the_connect_timeout() {
+    const MAX_CONNECTIONS: u64 = 32;
+    const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+    const IDLE: usize = 200;
+    let _alone = FLOOD.lock().await;
+    let port = free_port();
+    let flags = [
+        ("--max-connections", MAX_CONNECTIONS.to_string()),
+        (
+            "--connect-timeout-ms",
+            CONNECT_TIMEOUT.as_millis().to_string(),
+        ),
+    ];
+    let leader = LeaderProcess::start(port, &flags, "warn").await;
+    let follower = follower_of(port, None).await;
+    served(&follower, "before the idle connections").await;
+    let baseline = leader.usage();
+    let sampler = Sampler::start(leader.pid());
+    let probe = Probe::start(&follower);
+
+    let started = tokio::time::Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..IDLE {
+        let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        idle.push(tokio::spawn(async move {
+            let opened = tokio::time::Instant::now();
+            let mut frames = FramedRead::new(s, FrameCodec::default());
+            let mut got = Vec::new();
+            let end = loop {
+                match tokio::time::timeout(Duration::from_secs(3), frames.next()).await {
+                    Err(_) => break IdleEnd::Open,
+                    Ok(Some(Ok(frame))) => got.push(Packet::from_frame(frame).unwrap()),
+                    Ok(_) => {
+                        let full = got.len() == 1
+                            && got[0].message == Message::HeartbeatRes
+                            && got[0].header.id == 0;
+                        break match got.len() {
+                            0 => IdleEnd::Closed,
+                            _ if full => IdleEnd::ToldFull,
+                            _ => IdleEnd::Other,
+                        };
+                    }
+                }
+            };
+            (end, opened.elapsed())
+        }));
+    }
+    let newcomer = tokio::spawn(async move {
+        let joined = tokio::time::Instant::now();
+        let handle = follower_of(port, None).await;
+        served(&handle, "the newcomer").await;
+        (handle, joined.elapsed())
+    });
+    let mut ends = Vec::new();
+    for c in idle {
+        ends.push(c.await.unwrap());
+    }
+    let (newcomer, joined_after) = bounded("the newcomer", newcomer).await.unwrap();
+    let released = leader
+        .fds_back_to(baseline.fds + 1, Duration::from_secs(1))
+        .await;
+    let during = sampler.stop();
+    let report = probe.check("while idle connections were held").await;
+
+    let count = |e: IdleEnd| ends.iter().filter(|(end, _)| *end == e).count();
+    let slowest = |e: IdleEnd| {
+        ends.iter()
+            .filter(|(end, _)| *end == e)
+            .map(|(_, t)| *t)
+            .max()
+    };
+    let fd_bound = baseline.fds + (MAX_CONNECTIONS - 1) + 1;
+    eprintln!(
+        "2a: baseline {:.1} MiB / {} fds; peak {:.1} MiB / {} fds (bound {fd_bound}); \
+         told full {} (slowest {:?}), closed unregistered {} (slowest {:?}), other {}, open {}; \
+         newcomer served after {joined_after:?}; fds released after {released:?}; follower {report:?}; total {:?}",
+        mib(baseline.rss_kib),
+        baseline.fds,
+        mib(during.peak_rss_kib()),
+        during.fds,
+        count(IdleEnd::ToldFull),
+        slowest(IdleEnd::ToldFull),
+        count(IdleEnd::Closed),
+        slowest(IdleEnd::Closed),
+        count(IdleEnd::Other),
+        count(IdleEnd::Open),
+        started.elapsed(),
+    );
+    assert!(
+        during.fds <= fd_bound,
+        "the leader held {} descriptors, over baseline {} + {} slots + 1",
+        during.fds,
+        baseline.fds,
+        MAX_CONNECTIONS - 1
+    );
+    assert_eq!(count(IdleEnd::Open), 0, "every idle connection is closed");
+    assert_eq!(
+        count(IdleEnd::Other),
+        0,
+        "idle connections get nothing else"
+    );
+    assert!(
+        count(IdleEnd::Closed) as u64 <= MAX_CONNECTIONS - 1,
+        "at most the free slots held an idle connection"
+    );
+    assert!(
+        slowest(IdleEnd::ToldFull) < Some(Duration::from_millis(500)),
+        "beyond the cap a connection is closed at once"
+    );
+    assert!(
+        slowest(IdleEnd::Closed) < Some(CONNECT_TIMEOUT + Duration::from_millis(500)),
+        "an unregistered connection is closed after the connect timeout"
+    );
+    assert!(
+        joined_after < CONNECT_TIMEOUT + Duration::from_secs(2),
+        "the newcomer is served once slots free ({joined_after:?})"
+    );
+    assert!(
+        released.is_ok(),
+        "descriptors back to the baseline + the newcomer: {released:?}"
+    );
+    leader
+        .logged(&[
+            "closing a follower connection",
+            "the peer did not register within 500ms",
+        ])
+        .await;
+    leader
+        .logged(&["the port is at its connection limit"])
+        .await;
+    served(&newcomer, "the newcomer, after").await;
+    served(&follower, "after the idle connections").await;
+}
+
+/// Row 2b: headers claiming a 60 MiB frame. Eight peers send one before registering and then
+/// stream the body; sixteen registered peers send one (within their 64 MiB frame limit), then
+/// 4 KiB of it, and stall.
+///
+/// Bound: before registration frames are limited to 64 KiB, so the first eight are closed at
+/// the header (the reason logged); the decoder reserves memory only as bytes arrive (64 KiB
+/// at a time), so neither RSS nor the data segment (VmData, which counts reservations that were
+/// never touched) grows by more than 64 KiB + 8 KiB read buffer per peer + `SLACK_KIB`.
+///
+/// Old runtime (be5e9ed): the port's frame limit (64 MiB) applied before registration and the
+/// decoder reserved the whole claimed length at once (`src.reserve(total - src.len())`): the
+/// streaming peers are buffered up to 60 MiB each, the stalled ones reserve 60 MiB each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_claiming_a_huge_frame_reserves_only_what_arrives() {
+    const CLAIM: usize = 60 << 20;
+    const STREAMING: usize = 8;
+    const STALLED: usize = 16;
+    let _alone = FLOOD.lock().await;
+    let port = free_port();
+    let leader = LeaderProcess::start(port, &[], "warn").await;
+    let follower = follower_of(port, None).await;
+    served(&follower, "before the claims").await;
+    let baseline = leader.usage();
+    let sampler = Sampler::start(leader.pid());
+    let probe = Probe::start(&follower);
+
+    let claim = header(1, 0, (CLAIM - 24) as i32, 0);
+    let mut streams = Vec::new();
+    for _ in 0..STREAMING {
+        let claim = claim.clone();
+        streams.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let chunk = vec![b' '; 1 << 20];
+            let mut sent = 0;
+            let mut result = s.write_all(&claim).await;
+            while result.is_ok() && sent + chunk.len() < CLAIM - 24 {
+                let write = s.write_all(&chunk);
+                result = match tokio::time::timeout(Duration::from_secs(3), write).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                };
+                sent += chunk.len();
+            }
+            (sent, result.is_err())
+        }));
+    }
+    let mut streamed = Vec::new();
+    for s in streams {
+        streamed.push(s.await.unwrap());
+    }
+    let mut stalled = Vec::new();
+    for _ in 0..STALLED {
+        let mut peer = Peer::registered(port).await;
+        peer.send(&claim).await;
+        peer.send(&[b' '; 4096]).await;
+        stalled.push(peer);
+    }
+    // The stalled peers' bytes have reached the leader when a call made after them is answered.
+    served(&follower, "after the stalled claims").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let during = sampler.stop();
+    let report = probe.check("while frames were claimed").await;
+
+    let per_peer_kib = 64 + 8;
+    let peers = (STREAMING + STALLED) as u64;
+    let rss_bound = baseline.rss_kib + peers * per_peer_kib + SLACK_KIB;
+    let data_bound = baseline.data_kib + peers * per_peer_kib + SLACK_KIB;
+    eprintln!(
+        "2b: baseline {:.1} MiB RSS / {:.1} MiB data / {} fds; peak {:.1} MiB RSS (bound {:.1}) / {:.1} MiB data (bound {:.1}) / {} fds; \
+         streamed before the close (bytes, closed): {streamed:?}; follower {report:?}",
+        mib(baseline.rss_kib),
+        mib(baseline.data_kib),
+        baseline.fds,
+        mib(during.peak_rss_kib()),
+        mib(rss_bound),
+        mib(during.data_kib),
+        mib(data_bound),
+        during.fds,
+    );
+    assert!(
+        streamed.iter().all(|(_, closed)| *closed),
+        "a claim over 64 KiB before registering closes the connection: {streamed:?}"
+    );
+    assert!(
+        during.peak_rss_kib() <= rss_bound,
+        "peak RSS {:.1} MiB over the bound {:.1} MiB",
+        mib(during.peak_rss_kib()),
+        mib(rss_bound)
+    );
+    assert!(
+        during.data_kib <= data_bound,
+        "data segment {:.1} MiB over the bound {:.1} MiB: the claimed lengths were reserved",
+        mib(during.data_kib),
+        mib(data_bound)
+    );
+    leader
+        .logged(&[
+            "closing a follower connection",
+            "frame length 62914560 exceeds max 65536",
+        ])
+        .await;
+    drop(stalled);
+    served(&follower, "after the claims").await;
+}
