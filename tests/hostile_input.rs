@@ -1277,3 +1277,154 @@ async fn pending_calls_are_capped_per_connection_and_aborted_when_it_closes() {
     );
     served(&follower, "after the flood").await;
 }
+
+/// Row 3b: with `max_calls_per_connection` 2, a peer sends two `slow(800)` calls, then an
+/// `echo` whose header allows 200 ms and one that allows 5 s, all in one write.
+///
+/// Bound: the first `echo` waited unread at the cap for ~800 ms, past its own timeout, so it
+/// is not started and is answered `ERR_CLUSTER_BUSY` (saying how long it waited) as soon as a
+/// slot frees; the second is served; a well-behaved follower is served meanwhile.
+///
+/// Old runtime (be5e9ed): no cap, so nothing waits: every call starts at once and the first
+/// `echo` is answered with its result (the test fails on "expected ERR_CLUSTER_BUSY").
+#[tokio::test]
+async fn a_call_that_waited_at_the_cap_past_its_timeout_is_answered_busy() {
+    logs();
+    let port = free_port();
+    let backend = Arc::new(Backend::default());
+    let _leader = demo(port, &Scope::new())
+        .max_calls_per_connection(2)
+        .create(factory(&backend))
+        .await
+        .unwrap();
+    let follower = process(port, &backend).await;
+    let mut peer = Peer::registered(port).await;
+    let mut burst = timed_invoke(11, 5000, "slow", &[&encoded(&800u64)], false);
+    burst.extend(timed_invoke(12, 5000, "slow", &[&encoded(&800u64)], false));
+    burst.extend(timed_invoke(13, 200, "echo", &[&encoded(&"late")], false));
+    burst.extend(timed_invoke(
+        14,
+        5000,
+        "echo",
+        &[&encoded(&"patient")],
+        false,
+    ));
+    let sent = tokio::time::Instant::now();
+    peer.send(&burst).await;
+    served(&follower, "while the peer is at its cap").await;
+
+    let mut answers = std::collections::HashMap::new();
+    while answers.len() < 4 {
+        let p = peer.recv().await.expect("four answers");
+        answers.insert(p.header.id, (p, sent.elapsed()));
+    }
+    let (busy, busy_at) = &answers[&13];
+    assert_eq!(busy.message, Message::InvokeResult { success: false });
+    let error: serde_json::Value = PayloadCodec::default().decode(&busy.app).unwrap();
+    assert_eq!(error["code"], "ERR_CLUSTER_BUSY", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("past its timeout of 200ms"),
+        "the answer says why: {message}"
+    );
+    assert!(
+        *busy_at < Duration::from_millis(1500),
+        "answered as soon as a slot freed ({busy_at:?})"
+    );
+    let (patient, _) = &answers[&14];
+    assert_eq!(patient.message, Message::InvokeResult { success: true });
+    let got: String = PayloadCodec::default().decode(&patient.app).unwrap();
+    assert_eq!(got, "patient");
+    for id in [11, 12] {
+        assert_eq!(
+            answers[&id].0.message,
+            Message::InvokeResult { success: true }
+        );
+    }
+    served(&follower, "after the busy answer").await;
+}
+
+/// Row 4: answers and pushes over the frame limit (4 KiB here): `big(10000)` returns 10,000
+/// bytes, and a topic the follower subscribes to takes 1,500 values of 5,000 bytes.
+///
+/// Bound: the oversize result becomes an error answer `ERR_CLUSTER_TOO_LARGE` naming its size
+/// and the limit, received at once (not after the 3 s timeout); an oversize push is not sent
+/// and is logged at warn the first time for its key and then every 1000th time (2 lines for
+/// 1,500), and the follower stays connected and gets the next value that fits.
+///
+/// Old runtime (be5e9ed): the oversize answer failed to queue and was dropped (logged at debug),
+/// so the caller timed out after 3 s; oversize pushes were dropped silently.
+#[tokio::test]
+async fn answers_over_the_frame_limit_become_errors_and_oversize_pushes_are_logged() {
+    const LIMIT: usize = 4096;
+    logs();
+    let port = free_port();
+    let backend = Arc::new(Backend::default());
+    let _leader = demo(port, &Scope::new())
+        .max_frame_len(LIMIT)
+        .create(factory(&backend))
+        .await
+        .unwrap();
+    let follower = process(port, &backend).await;
+
+    let called = tokio::time::Instant::now();
+    let result = follower.invoke::<_, String>("big", (10_000usize,)).await;
+    let answered_after = called.elapsed();
+    let error = match result {
+        Err(cluster_client::Error::Remote { error, .. }) => error,
+        other => panic!("expected an error answer, got {other:?} after {answered_after:?}"),
+    };
+    assert_eq!(
+        error.code.as_deref(),
+        Some("ERR_CLUSTER_TOO_LARGE"),
+        "{error}"
+    );
+    assert!(
+        error.message.contains("10") && error.message.contains(&format!("{LIMIT} bytes")),
+        "the error names the size and the limit: {}",
+        error.message
+    );
+    assert!(
+        answered_after < Duration::from_secs(1),
+        "answered at once ({answered_after:?})"
+    );
+    warned("an answer is over the frame limit").await;
+
+    let topic = format!("big-{port}");
+    let mut values = follower
+        .subscribe::<_, Vec<String>>(&cluster_client_suite::demo::Topic {
+            topic: topic.clone(),
+        })
+        .unwrap();
+    backend.set(&topic, "first");
+    let first = bounded("the first value", values.next()).await.unwrap();
+    assert_eq!(first, ["first"]);
+    let too_big = "x".repeat(5000);
+    for _ in 0..1500 {
+        backend.set(&topic, &too_big);
+    }
+    backend.set(&topic, "fits");
+    let next = bounded("the value after the oversize ones", values.next())
+        .await
+        .unwrap();
+    assert_eq!(next, ["fits"], "oversize values are not sent");
+    assert_eq!(values.lagged(), 0, "nor dropped on the follower for lag");
+    let lines: Vec<String> = String::from_utf8_lossy(&logs().lock().unwrap())
+        .lines()
+        .filter(|l| l.contains("over a follower's frame limit") && l.contains(&topic))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "first and 1001st oversize value: {lines:#?}"
+    );
+    assert!(
+        lines[0].contains("times=1 ") || lines[0].ends_with("times=1"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("times=1001"), "{}", lines[1]);
+    assert_eq!(follower.elections(), 1, "the follower stayed connected");
+    served(&follower, "after the oversize values").await;
+}
