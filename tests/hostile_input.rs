@@ -1428,3 +1428,81 @@ async fn answers_over_the_frame_limit_become_errors_and_oversize_pushes_are_logg
     assert_eq!(follower.elections(), 1, "the follower stayed connected");
     served(&follower, "after the oversize values").await;
 }
+
+/// Row 5: peer text with a newline followed by a whole forged log line, in every place a peer
+/// names something: a packet type (before and after registering), a method (oneway and
+/// two-way), a channel name, a subscription key (beyond the connection's key limit, 1 here,
+/// where the key is logged). The leader runs with `RUST_LOG=cluster_client=debug`, so every
+/// line that could carry peer text is written.
+///
+/// Bound: no log line begins with the forged text; each vector that is logged appears escaped
+/// (`\n`) inside a line of the leader's own.
+///
+/// Old runtime (be5e9ed): `packet_type = %type_name`, `reason = %why` and the oneway failure's
+/// `error = %e` (its message embeds the method) were written raw: forged WARN lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_text_is_logged_escaped() {
+    const FORGED: &str = "2099-01-01T00:00:00.000000Z  WARN cluster_client: FORGED";
+    let forged = |tag: &str| format!("\n{FORGED}-{tag} the leader was taken over");
+    let port = free_port();
+    let flags = [("--max-subscriptions-per-connection", "1".to_owned())];
+    let leader = LeaderProcess::start(port, &flags, "cluster_client=debug").await;
+    let follower = follower_of(port, None).await;
+    let probe = Probe::start(&follower);
+
+    let bogus = |tag: &str| {
+        let conn = serde_json::json!({ "type": format!("bogus{}", forged(tag)) }).to_string();
+        raw_frame(conn.as_bytes())
+    };
+    let mut peer = Peer::registered(port).await;
+    peer.send(&bogus("TYPE")).await;
+    let method = format!("nope{}", forged("ONEWAY"));
+    peer.send(&timed_invoke(20, 3000, &method, &[], true)).await;
+    let method = format!("nope{}", forged("TWOWAY"));
+    peer.send(&timed_invoke(21, 3000, &method, &[], false))
+        .await;
+    peer.expect_invoke_error("unknown method", "ERR_CLUSTER_NO_METHOD")
+        .await;
+    peer.sync().await;
+    // On a connection of its own: each connection's warnings are limited to one a second.
+    let mut subscriber = Peer::registered(port).await;
+    subscriber.send(&subscribe("idle/first")).await;
+    subscriber
+        .send(&subscribe(&format!("idle/{}", forged("KEY"))))
+        .await;
+    subscriber.sync().await;
+    let mut refused = Peer::connect(port).await;
+    refused
+        .send(&register(&format!("Demo{}", forged("CHANNEL")), None))
+        .await;
+    let answer = refused.recv().await.expect("the refusal");
+    assert_eq!(answer.message, Message::RegisterChannelRes);
+    assert!(refused.recv().await.is_none(), "then the connection closes");
+    expect_closed(port, "a packet before registering", &bogus("EARLY")).await;
+    served(&follower, "after the forged text").await;
+    let report = probe.check("while peers sent forged text").await;
+
+    // Every vector is checked before the test fails, so the report names all of them.
+    let mut forgeries = Vec::new();
+    for tag in ["TYPE", "TWOWAY", "ONEWAY", "KEY", "CHANNEL", "EARLY"] {
+        let marker = format!("{FORGED}-{tag}");
+        if ["TYPE", "KEY", "CHANNEL", "EARLY"].contains(&tag) {
+            let line = leader.logged(&[&marker]).await;
+            assert!(
+                line.contains(&format!("\\n{marker}")),
+                "{tag}: logged escaped: {line}"
+            );
+        }
+        let lines = leader.all_lines();
+        if lines.iter().any(|l| l.starts_with(&marker)) {
+            let naming: Vec<&String> = lines.iter().filter(|l| l.contains(&marker)).collect();
+            forgeries.push(format!("{tag}: {naming:#?}"));
+        }
+    }
+    assert!(
+        forgeries.is_empty(),
+        "a peer forged whole log lines:\n{}",
+        forgeries.join("\n")
+    );
+    eprintln!("5: follower {report:?}");
+}
