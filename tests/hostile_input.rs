@@ -1704,3 +1704,153 @@ fn no_public_debug_prints_a_secret() {
         );
     }
 }
+
+/// What a foreign process on the port does with each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stranger {
+    /// Reads the request and answers `400 Bad Request`, then closes.
+    Http,
+    /// Accepts and never says anything.
+    Silent,
+    /// Sends bytes that are not a frame.
+    Garbage,
+    /// Accepts and closes at once.
+    HangsUp,
+    /// Accepts and resets the connection.
+    Resets,
+}
+
+impl Stranger {
+    /// Serves `listener` in this way until the task is aborted.
+    fn serve(self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut s, _)) = listener.accept().await {
+                match self {
+                    Stranger::Http => {
+                        tokio::spawn(async move {
+                            let mut buf = [0u8; 1024];
+                            let _ = s.read(&mut buf).await;
+                            let _ = s
+                                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                                .await;
+                        });
+                    }
+                    Stranger::Silent => held.push(s),
+                    Stranger::Garbage => {
+                        let _ = s
+                            .write_all(b"\x07\x00 this is not a frame, sorry\r\n")
+                            .await;
+                        held.push(s);
+                    }
+                    Stranger::HangsUp => drop(s),
+                    Stranger::Resets => {
+                        let _ = s.set_linger(Some(Duration::ZERO));
+                        drop(s);
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Row 7a: a foreign process holds the port: an HTTP server, a silent server, one that sends
+/// garbage, one that accepts and hangs up, one that resets. `connect_timeout` is 300 ms.
+///
+/// Bound: `create` fails with `Error::PortHeldByStranger`, whose `seen` says what the owner did,
+/// at once for the servers that answer with bytes that are not a frame, within 3 x the connect
+/// timeout for the others (well before `max_wait_time`, 5 s here); the warning is logged; and
+/// the handle, kept, leads once the stranger is gone.
+///
+/// Old runtime (be5e9ed): no such error: every case kept retrying until `max_wait_time` (30 s
+/// by default) and failed with a generic `Timeout` ("ready (waiting for a leader) got no
+/// response").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_process_on_the_port_is_named_within_the_connect_timeout() {
+    const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+    logs();
+    let cases = [
+        (
+            Stranger::Http,
+            CONNECT_TIMEOUT,
+            "not a cluster-client frame",
+        ),
+        (
+            Stranger::Garbage,
+            CONNECT_TIMEOUT,
+            "not a cluster-client frame",
+        ),
+        (
+            Stranger::Silent,
+            CONNECT_TIMEOUT * 3,
+            "no answer to register_channel within 300ms",
+        ),
+        (
+            Stranger::HangsUp,
+            CONNECT_TIMEOUT * 3,
+            "closed the connection without answering",
+        ),
+        (
+            Stranger::Resets,
+            CONNECT_TIMEOUT * 3,
+            "closed the connection without answering",
+        ),
+    ];
+    let mut runs = Vec::new();
+    for (stranger, within, seen_says) in cases {
+        runs.push(tokio::spawn(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let server = stranger.serve(listener);
+            let backend = Arc::new(Backend::default());
+            let handle = demo(port, &Scope::new())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .max_wait_time(Duration::from_secs(5))
+                .build(factory(&backend))
+                .unwrap();
+            let started = tokio::time::Instant::now();
+            let ready = bounded("the handle's first verdict", handle.ready()).await;
+            let took = started.elapsed();
+            eprintln!("7a: {stranger:?}: {ready:?} after {took:?}");
+            match &ready {
+                Err(cluster_client::Error::PortHeldByStranger { seen, .. }) => assert!(
+                    seen.contains(seen_says),
+                    "{stranger:?}: `seen` says what the owner did: {seen}"
+                ),
+                other => panic!(
+                    "{stranger:?}: expected PortHeldByStranger, got {other:?} after {took:?}"
+                ),
+            }
+            assert!(
+                took <= within,
+                "{stranger:?}: named after {took:?}, over {within:?}"
+            );
+            warned(&format!(
+                "port {port} is held by something that is not a cluster-client leader"
+            ))
+            .await;
+            // The stranger leaves; the handle, still trying, takes the port and serves.
+            server.abort();
+            let _ = server.await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                match handle
+                    .invoke::<_, String>("echo", ("after".to_string(),))
+                    .await
+                {
+                    Ok(s) if s == "after" => break,
+                    other => assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{stranger:?}: the handle did not recover: {other:?}"
+                    ),
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(handle.is_leader(), "{stranger:?}: it leads the freed port");
+            handle.close().await;
+        }));
+    }
+    for r in runs {
+        r.await.unwrap();
+    }
+}
