@@ -30,6 +30,8 @@ pub struct Backend {
     pub open_subscriptions: AtomicUsize,
     /// Upstream unsubscribe calls.
     pub unsubscribes: AtomicUsize,
+    /// `slow` calls started and not yet finished or dropped.
+    pub slow_running: AtomicUsize,
     /// Messages received through `notify`, observable with [`Backend::wait_notes`].
     notes: watch::Sender<Vec<String>>,
     /// Every publication a real client applied, in order, as `topic=value`.
@@ -44,6 +46,7 @@ impl Default for Backend {
             clients_closed: AtomicUsize::new(0),
             open_subscriptions: AtomicUsize::new(0),
             unsubscribes: AtomicUsize::new(0),
+            slow_running: AtomicUsize::new(0),
             notes: watch::Sender::new(Vec::new()),
             published: Mutex::default(),
         }
@@ -150,10 +153,18 @@ impl Demo {
         Err(RemoteError::new("DemoError", message).with_code("E_DEMO"))
     }
 
-    /// Sleeps, then answers.
+    /// Sleeps, then answers. [`Backend::slow_running`] counts the calls asleep (a call
+    /// dropped by the runtime stops counting at once).
     pub async fn slow(&self, ms: u64) -> u64 {
+        self.backend.slow_running.fetch_add(1, Ordering::SeqCst);
+        let _running = SlowGuard(self.backend.clone());
         tokio::time::sleep(Duration::from_millis(ms)).await;
         ms
+    }
+
+    /// A string of `n` bytes (an answer much larger than its request).
+    pub async fn big(&self, n: usize) -> String {
+        "x".repeat(n)
     }
 
     /// Records a note (used as a oneway call).
@@ -182,6 +193,27 @@ impl Demo {
             let _ = &guard;
             v
         })
+    }
+
+    /// A subscription that never yields and holds nothing in the backend (cheap to hold by
+    /// the thousand); counted in [`Backend::open_subscriptions`].
+    pub fn subscribe_idle(&self) -> impl futures::Stream<Item = Vec<String>> + Send + 'static {
+        self.backend
+            .open_subscriptions
+            .fetch_add(1, Ordering::SeqCst);
+        let guard = OpenGuard(self.backend.clone());
+        futures::stream::pending().map(move |v| {
+            let _ = &guard;
+            v
+        })
+    }
+}
+
+struct SlowGuard(Arc<Backend>);
+
+impl Drop for SlowGuard {
+    fn drop(&mut self) {
+        self.0.slow_running.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -243,6 +275,11 @@ impl Service for DemoService {
                     let (ms,) = <(u64,)>::decode_args(&call.codec, call.args()).map_err(failure)?;
                     encode(&call, &client.slow(ms).await)
                 }
+                "big" => {
+                    let (n,) =
+                        <(usize,)>::decode_args(&call.codec, call.args()).map_err(failure)?;
+                    encode(&call, &client.big(n).await)
+                }
                 "panic" => panic!("the demo client panics on purpose"),
                 "generation" => encode(&call, &client.generation),
                 "notify" => {
@@ -270,8 +307,22 @@ impl Service for DemoService {
     ) -> Result<ValueStream, RemoteError> {
         let topic: Topic = serde_json::from_value(reg)
             .map_err(|e| RemoteError::new("ArgumentError", e.to_string()))?;
+        // Topic families for the hostile-input tests: `refused/...` is refused, `idle/...`
+        // never changes and costs the backend nothing.
+        if topic.topic.starts_with("refused/") {
+            return Err(
+                RemoteError::new("DemoRefusedError", "the demo client refuses this topic")
+                    .with_code("E_DEMO_REFUSED"),
+            );
+        }
         let codec = codec.clone();
-        Ok(Box::pin(client.subscribe(topic).map(move |v| {
+        let values: futures::stream::BoxStream<'static, Vec<String>> =
+            if topic.topic.starts_with("idle/") {
+                Box::pin(client.subscribe_idle())
+            } else {
+                Box::pin(client.subscribe(topic))
+            };
+        Ok(Box::pin(values.map(move |v| {
             let mut out = Vec::new();
             codec.encode(&v, &mut out).map(|()| out)
         })))

@@ -3,6 +3,10 @@
 //!
 //! `demo-worker --port N [--codec json|serialize-json] [--heartbeat-ms N] [--timeout-ms N] [--load]`
 //!
+//! Leader bounds (see `Options`): `--max-connections N`, `--max-queued-bytes N`,
+//! `--max-calls-per-connection N`, `--max-subscriptions-per-connection N`, `--max-frame-len N`,
+//! `--connect-timeout-ms N`, `--secret S`.
+//!
 //! Commands: `{"id":1,"cmd":"echo","arg":"x"}`, `{"id":2,"cmd":"is_leader"}`,
 //! `{"id":3,"cmd":"subscribe","topic":"t"}` (then `{"event":"value","topic":..,"value":[..]}`
 //! for each value: the topic's set of published strings), `{"id":4,"cmd":"publish","topic":"t","value":"v"}`,
@@ -10,8 +14,9 @@
 //! `{"id":8,"cmd":"published"}` (the publications this process's real clients applied, in
 //! order, as `topic=value`).
 //! With `--load`, a background loop keeps calls in flight and `stats` reports how they settled
-//! (and the process's open file descriptors and resident memory); `--subs N` subscribes to
-//! topics `t0` .. `t(N-1)` at start.
+//! (and the process's open file descriptors and resident memory, the demo client's `slow` calls
+//! running and its open subscriptions); `--subs N` subscribes to topics `t0` .. `t(N-1)` at
+//! start.
 
 use cluster_client_suite::worker_io::{emit, flag, init_logs};
 use std::sync::Arc;
@@ -70,13 +75,36 @@ async fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(20_000),
     );
-    let backend = Arc::new(Backend::default());
-    let applied = backend.clone();
-    let handle: Handle<DemoService> = match Builder::new(DemoService)
+    let mut builder = Builder::new(DemoService)
         .port(port)
         .codec(codec)
         .response_timeout(timeout)
-        .heartbeat_interval(heartbeat)
+        .heartbeat_interval(heartbeat);
+    let number = |name: &str| flag(&args, name).and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = number("--max-connections") {
+        builder = builder.max_connections(n);
+    }
+    if let Some(n) = number("--max-queued-bytes") {
+        builder = builder.max_queued_bytes(n);
+    }
+    if let Some(n) = number("--max-calls-per-connection") {
+        builder = builder.max_calls_per_connection(n);
+    }
+    if let Some(n) = number("--max-subscriptions-per-connection") {
+        builder = builder.max_subscriptions_per_connection(n);
+    }
+    if let Some(n) = number("--max-frame-len") {
+        builder = builder.max_frame_len(n);
+    }
+    if let Some(ms) = number("--connect-timeout-ms") {
+        builder = builder.connect_timeout(Duration::from_millis(ms as u64));
+    }
+    if let Some(secret) = flag(&args, "--secret") {
+        builder = builder.secret(secret);
+    }
+    let backend = Arc::new(Backend::default());
+    let demo_backend = backend.clone();
+    let handle: Handle<DemoService> = match builder
         .create(move || {
             let backend = backend.clone();
             async move { Ok::<_, String>(Demo::connect(backend)) }
@@ -191,7 +219,7 @@ async fn main() {
                         .map_err(|e| e.to_string()),
                 );
             }
-            "published" => reply(Ok(json!(applied.published()))),
+            "published" => reply(Ok(json!(demo_backend.published()))),
             "stats" => reply(Ok(json!({
                 "ok": load.ok.load(Ordering::Relaxed),
                 "errors": load.errors.load(Ordering::Relaxed),
@@ -200,6 +228,8 @@ async fn main() {
                 "elections": handle.elections(),
                 "fds": open_fds(),
                 "rss_kib": rss_kib(),
+                "slow_running": demo_backend.slow_running.load(Ordering::SeqCst),
+                "open_subscriptions": demo_backend.open_subscriptions.load(Ordering::SeqCst),
             }))),
             "exit" => {
                 handle.close().await;

@@ -2,6 +2,7 @@
 
 use cluster_client_suite::worker_io::json_lines;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -40,15 +41,52 @@ impl Worker {
         args: &[String],
         envs: &[(&str, &str)],
     ) -> (Worker, Value) {
+        let (w, ready, _) = Self::launch(name, program, args, envs, false).await;
+        (w, ready)
+    }
+
+    /// [`Worker::start_with_env`], keeping every line the worker writes to stderr (its logs)
+    /// in the returned list instead of passing them through.
+    pub async fn start_logged(
+        name: &str,
+        program: &str,
+        args: &[String],
+        envs: &[(&str, &str)],
+    ) -> (Worker, Value, Arc<Mutex<Vec<String>>>) {
+        Self::launch(name, program, args, envs, true).await
+    }
+
+    async fn launch(
+        name: &str,
+        program: &str,
+        args: &[String],
+        envs: &[(&str, &str)],
+        keep_stderr: bool,
+    ) -> (Worker, Value, Arc<Mutex<Vec<String>>>) {
         let mut child = Command::new(program)
             .args(args)
             .envs(envs.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if keep_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {program}: {e}"));
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let sink = logs.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut read = tokio::io::BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = read.next_line().await {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let stdin = child.stdin.take().unwrap();
         let lines = json_lines(stdout, name);
@@ -67,7 +105,7 @@ impl Worker {
                 e["event"] == "ready" || e["event"] == "ready_error"
             })
             .await;
-        (w, ready)
+        (w, ready, logs)
     }
 
     async fn next_line(&mut self, what: &str) -> Value {
