@@ -106,7 +106,7 @@ async fn leaders_die_again_and_again_and_nothing_is_lost() {
         let started = Instant::now();
         if round == rounds / 2 {
             // A leader that stops answering for longer than the heartbeat limit, then resumes.
-            workers[leader].signal("STOP");
+            workers[leader].stop().await;
             tokio::time::sleep(Duration::from_millis(HEARTBEAT_MS * 5)).await;
             workers[leader].signal("CONT");
         } else {

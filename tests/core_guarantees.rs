@@ -123,7 +123,7 @@ async fn publications_reach_a_paused_leader_that_drops_and_re_accepts_their_foll
         followers.push(f);
     }
 
-    leader.signal("STOP");
+    leader.stop().await;
     let mut expected = Vec::new();
     for (i, f) in followers.iter().enumerate() {
         f.publish(&publication(&format!("p{i}"), "v")).unwrap();
@@ -171,7 +171,7 @@ async fn publications_made_by_a_follower_resuming_from_a_stall_reach_the_leader_
     .await;
     assert_eq!(follower.ok(json!({"cmd": "is_leader"})).await, false);
 
-    follower.signal("STOP");
+    follower.stop().await;
     let mut sent = Vec::new();
     let mut expected = Vec::new();
     for i in 0..10 {
@@ -234,7 +234,7 @@ async fn publications_left_in_the_outbox_of_a_dead_connection_reach_the_same_lea
         .unwrap();
     assert!(!follower.is_leader());
 
-    leader.signal("STOP");
+    leader.stop().await;
     let pad = "x".repeat(64 * 1024);
     for i in 0..200 {
         follower
@@ -601,7 +601,7 @@ async fn calls_never_written_to_a_dead_leader_are_answered_by_the_next_one() {
         .unwrap();
     assert!(!follower.is_leader());
 
-    leader.signal("STOP");
+    leader.stop().await;
     let pad = "x".repeat(64 * 1024);
     let mut calls = Vec::new();
     for i in 0..CALLS {
@@ -637,7 +637,7 @@ async fn calls_never_written_to_a_dead_leader_are_answered_by_the_next_one() {
     sorted.sort_unstable();
     assert_eq!(
         sorted, answered,
-        "the next leader ran exactly the answered calls, once each"
+        "the next leader ran exactly the answered calls, once each (lost {lost:?})"
     );
 }
 

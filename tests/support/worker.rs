@@ -194,6 +194,35 @@ impl Worker {
         );
     }
 
+    /// Stops the process (SIGSTOP) and returns once every one of its threads is stopped:
+    /// `kill` returns when the signal is queued, and a thread busy on another core can still
+    /// read and answer a frame before it stops.
+    pub async fn stop(&self) {
+        self.signal("STOP");
+        let all_stopped = || {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+                return true; // gone: nothing of it runs
+            };
+            tasks.flatten().all(|t| {
+                std::fs::read_to_string(t.path().join("stat")).map_or(true, |stat| {
+                    // The state follows the parenthesised command name.
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .is_none_or(|state| state == "T" || state == "t")
+                })
+            })
+        };
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while !all_stopped() {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "{}: still running 10 s after SIGSTOP",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     pub fn sigkill(&mut self) {
         let _ = self.child.start_kill();
     }

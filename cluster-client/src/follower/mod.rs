@@ -119,6 +119,14 @@ impl FollowerConn {
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return Err(ConnectFailure::Refused(connect_err(e.to_string())));
             }
+            // Accepted and reset before the connection was even set up: not how a leader
+            // (of either kind) turns anyone away.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Err(ConnectFailure::Stranger {
+                    seen: format!("it reset the connection at once ({e})"),
+                    definitive: false,
+                });
+            }
             Ok(Err(e)) => return Err(ConnectFailure::Failed(connect_err(e.to_string()))),
             Err(_) => {
                 return Err(ConnectFailure::Failed(connect_err(format!(

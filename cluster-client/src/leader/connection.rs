@@ -254,7 +254,23 @@ impl Connection {
                 }
                 _ = tokio::time::sleep(PEER_CHECK) => {
                     // Unread data may sit before the peer's FIN, so reading cannot tell that
-                    // it left; the socket's read-closed readiness can.
+                    // it left; the socket's read-closed readiness can. A peer that left with
+                    // more unsent than this side's window holds still has its FIN queued
+                    // behind that data, so nothing arrives at all: a few bytes written to it
+                    // make its kernel answer with a reset. The probe is a `heartbeat_res` no
+                    // request has (id 0): followers of either kind ignore it, and a live one
+                    // learns that the leader is there, only busy. Sent only when nothing else
+                    // is queued, so a peer that does not read gets no more than one.
+                    if self.outbox.is_closed() {
+                        return None;
+                    }
+                    if self.outbox.queued() == 0 {
+                        let _ = self.outbox.push_bytes(
+                            Header::response(0, 0),
+                            &Message::HeartbeatRes,
+                            &[],
+                        );
+                    }
                     let ready = frames
                         .get_ref()
                         .ready(tokio::io::Interest::READABLE)
