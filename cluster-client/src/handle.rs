@@ -15,16 +15,12 @@ use crate::arguments::EncodeArgs;
 use crate::codec::{Codec, CodecError, Direction, PayloadCodec};
 use crate::core::{Core, Role};
 use crate::error::{Error, RemoteError};
-use crate::follower::CallFailure;
-use crate::leader::Endpoint;
 use crate::leader::guarded_invoke;
-use crate::protocol::Message;
 use crate::protocol::{ArgsWriter, subscription_key};
 use crate::routing::{Answer, remote_error};
 use crate::service::{Call, InvokeError, Service};
 use crate::status::{ChannelStatus, RoleStatus, Status};
 use crate::subscription::{RawSubscription, Subscription};
-use crate::time::deadline_after;
 
 /// A handle on a shared client. Clones share one handle (closing one closes them all); every
 /// `create` makes a new handle, and all handles of a channel in a process share one core.
@@ -176,54 +172,7 @@ impl<S: Service> Handle<S> {
     /// waits for a leader within the call timeout.
     pub async fn channel_status(&self) -> Result<Option<ChannelStatus>, Error> {
         self.check_open()?;
-        let core = self.core();
-        let timeout = self.call_timeout();
-        let deadline = deadline_after(timeout);
-        let timed_out = || Error::Timeout {
-            channel: core.channel.clone(),
-            method: "status".into(),
-            port: core.options.port,
-            timeout,
-        };
-        tokio::time::timeout_at(deadline, self.ready())
-            .await
-            .map_err(|_| timed_out())??;
-        let role = core.role.borrow().clone();
-        match role {
-            Role::Leading { leader, .. } => {
-                let port = core.options.port;
-                let (connections, queued) = core
-                    .scope
-                    .port_server(port)
-                    .map(|s| s.load())
-                    .unwrap_or((0, 0));
-                Ok(Some(Endpoint::status(&*leader, port, connections, queued)))
-            }
-            Role::Following(conn) => {
-                if conn.leader_id().is_none() {
-                    return Ok(None);
-                }
-                let (_, app) = conn
-                    .request(&Message::Status, "status", deadline, timeout, |_| Ok(()))
-                    .await
-                    .map_err(|e| match e {
-                        CallFailure::Failed(e) => e,
-                        CallFailure::NotSent => Error::LeaderLost {
-                            channel: core.channel.clone(),
-                            method: "status".into(),
-                            port: core.options.port,
-                        },
-                    })?;
-                core.options
-                    .codec
-                    .decode(&app)
-                    .map(Some)
-                    .map_err(|e| core.codec_error("status", e))
-            }
-            Role::Failed(e) => Err(e),
-            Role::Electing => Err(timed_out()),
-            Role::Closed => Err(core.closed_error()),
-        }
+        self.core().channel_status(self.call_timeout()).await
     }
 
     /// Waits until the handle leads or follows a ready leader; fails with a definitive error
@@ -232,18 +181,7 @@ impl<S: Service> Handle<S> {
     /// closed).
     pub async fn ready(&self) -> Result<(), Error> {
         self.check_open()?;
-        let mut rx = self.core().role.subscribe();
-        loop {
-            match &*rx.borrow_and_update() {
-                Role::Leading { .. } | Role::Following(_) => return Ok(()),
-                Role::Failed(e) => return Err(e.clone()),
-                Role::Closed => return Err(self.core().closed_error()),
-                Role::Electing => {}
-            }
-            if rx.changed().await.is_err() {
-                return Err(self.core().closed_error());
-            }
-        }
+        self.core().wait_ready().await
     }
 
     /// Invokes `method` with an encoded argument list; returns the encoded result.

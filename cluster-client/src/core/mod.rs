@@ -12,6 +12,7 @@
 mod locals;
 mod publications;
 mod replay;
+mod status;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -186,40 +187,6 @@ impl<S: Service> Core<S> {
         }
         let old = self.swap_role(role);
         drop(old);
-    }
-
-    /// What this core is doing right now.
-    pub(crate) fn status(&self) -> crate::status::Status {
-        use crate::status::{RoleStatus, Status, epoch_ms, pid_of};
-        let (role, leader_pid, leader_id, followers) = match &*self.role.borrow() {
-            Role::Electing => (RoleStatus::Electing, None, None, None),
-            Role::Leading { leader, .. } => (
-                RoleStatus::Leading,
-                Some(std::process::id()),
-                Some(crate::leader::Endpoint::instance_id(&**leader).to_owned()),
-                Some(leader.followers()),
-            ),
-            Role::Following(conn) => (
-                RoleStatus::Following,
-                conn.leader_id().and_then(pid_of),
-                conn.leader_id().map(str::to_owned),
-                None,
-            ),
-            Role::Failed(e) => (RoleStatus::Failed(e.to_string()), None, None, None),
-            Role::Closed => (RoleStatus::Closed, None, None, None),
-        };
-        Status {
-            channel: self.channel.clone(),
-            port: self.options.port,
-            role,
-            leader_pid,
-            leader_id,
-            followers,
-            subscribed_keys: lock(&self.locals).keys.len(),
-            calls_in_flight: self.calls_in_flight.load(Ordering::Relaxed),
-            elections: self.elections.load(Ordering::Acquire),
-            last_election_ms: lock(&self.last_election).map(epoch_ms),
-        }
     }
 
     /// Hands a value from the leader to the local streams of `key`.
