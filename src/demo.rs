@@ -36,6 +36,8 @@ pub struct Backend {
     notes: watch::Sender<Vec<String>>,
     /// Every publication a real client applied, in order, as `topic=value`.
     published: Mutex<Vec<String>>,
+    /// Notes and publications together, in the order the real clients got them.
+    journal: Mutex<Vec<String>>,
 }
 
 impl Default for Backend {
@@ -49,6 +51,7 @@ impl Default for Backend {
             slow_running: AtomicUsize::new(0),
             notes: watch::Sender::new(Vec::new()),
             published: Mutex::default(),
+            journal: Mutex::default(),
         }
     }
 }
@@ -67,6 +70,12 @@ impl Backend {
     /// applied them, as `topic=value` (a publication applied twice appears twice).
     pub fn published(&self) -> Vec<String> {
         self.published.lock().unwrap().clone()
+    }
+
+    /// Every note (as itself) and publication (as `topic=value`) the real clients of this
+    /// backend got, in the one order they got them.
+    pub fn journal(&self) -> Vec<String> {
+        self.journal.lock().unwrap().clone()
     }
 
     /// The current value of a topic and a receiver of every later change, taken atomically.
@@ -169,6 +178,7 @@ impl Demo {
 
     /// Records a note (used as a oneway call).
     pub fn notify(&self, note: String) {
+        self.backend.journal.lock().unwrap().push(note.clone());
         self.backend.notes.send_modify(|v| v.push(note));
     }
 
@@ -176,6 +186,11 @@ impl Demo {
     pub fn publish(&self, p: Publication) {
         self.backend
             .published
+            .lock()
+            .unwrap()
+            .push(format!("{}={}", p.topic, p.value));
+        self.backend
+            .journal
             .lock()
             .unwrap()
             .push(format!("{}={}", p.topic, p.value));

@@ -123,6 +123,7 @@ fn register(channel: &str, secret: Option<&str>) -> Vec<u8> {
         Message::RegisterChannel {
             channel_name: channel.into(),
             secret: secret.map(str::to_owned),
+            follower: None,
         },
         b"",
     )
@@ -380,6 +381,7 @@ async fn a_peer_dribbling_one_byte_every_100ms_blocks_nobody() {
         Message::RegisterChannel {
             channel_name: "DemoClient".into(),
             secret: None,
+            follower: None,
         },
         b"",
     );
@@ -1728,6 +1730,7 @@ fn no_public_debug_prints_a_secret() {
     let message = Message::RegisterChannel {
         channel_name: "DemoClient".into(),
         secret: Some(SECRET.into()),
+        follower: Some("1-2-3".into()),
     };
     let packet = Packet {
         header: Header::request(1, 3000),

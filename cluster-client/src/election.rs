@@ -217,7 +217,14 @@ impl<S: Service> Core<S> {
                 }
             }
         }
-        match FollowerConn::connect(&self.channel, &self.options, self.push_handler()).await {
+        match FollowerConn::connect(
+            &self.channel,
+            &self.publisher,
+            &self.options,
+            self.push_handler(),
+        )
+        .await
+        {
             Ok(conn) => {
                 tracing::info!(channel = %self.channel, port, "following the leader");
                 Ok(Won::Follow(conn))

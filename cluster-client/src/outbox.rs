@@ -2,9 +2,10 @@
 //! writer task sends whatever has accumulated with one write. Many frames per syscall, and no
 //! allocation per frame once the buffer has grown.
 //!
-//! Each frame gets a number, and the outbox knows which numbers the writer has taken: a frame
-//! still queued when the connection closes was never written, so the call it carried can go
-//! to the next leader instead of failing as "may have run".
+//! Each frame gets a number, and the outbox knows which frames reached the socket whole: a
+//! frame still queued, or only partly written, when the connection closes can never be read by
+//! the peer, so the call it carried can go to the next leader instead of failing as "may have
+//! run". The count is final once the writer has stopped ([`Outbox::writer_stopped`]).
 //!
 //! Bytes waiting for a peer are bounded twice: per connection (`limit`) and, on a leader, across
 //! every connection of the port ([`QueueBudget`]). A peer over either bound is disconnected,
@@ -51,19 +52,23 @@ pub(crate) struct Outbox {
     /// The largest frame this side sends: its own limit, or the peer's when that is smaller.
     send_max: AtomicUsize,
     closed: CancellationToken,
+    /// Cancelled when the writer has stopped: no byte is written after it.
+    writer_stopped: CancellationToken,
+    /// Frames written whole to the socket (numbers below this may have reached the peer).
+    written: AtomicU64,
     budget: Option<(Arc<QueueBudget>, u64)>,
 }
 
 #[derive(Debug, Default)]
 struct OutState {
     buf: Vec<u8>,
+    /// Where each frame in `buf` ends.
+    ends: Vec<usize>,
     closed: bool,
     /// Close once everything queued is written.
     closing: bool,
     /// Frames queued so far; the next frame gets this number.
     pushed: u64,
-    /// Frames the writer has taken (numbers below this may have reached the peer).
-    taken: u64,
 }
 
 impl Outbox {
@@ -95,6 +100,8 @@ impl Outbox {
             queued: AtomicUsize::new(0),
             send_max: AtomicUsize::new(codec.max_frame_len()),
             closed,
+            writer_stopped: CancellationToken::new(),
+            written: AtomicU64::new(0),
             budget: budget.map(|b| (b.clone(), b.join(weak.clone()))),
         })
     }
@@ -127,10 +134,15 @@ impl Outbox {
         self.queued.load(Ordering::Relaxed)
     }
 
-    /// Whether frame `n` (as returned by [`Outbox::push`]) was handed to the socket. Once the
-    /// outbox is closed the answer is final: a frame not taken then is never written.
+    /// Whether frame `n` (as returned by [`Outbox::push`]) was written whole to the socket,
+    /// so the peer may have read it. Final once [`Outbox::writer_stopped`] has resolved.
     pub(crate) fn was_taken(&self, n: u64) -> bool {
-        n < self.state().taken
+        n < self.written.load(Ordering::Acquire)
+    }
+
+    /// Resolves when the writer has stopped for good (it stops soon after the outbox closes).
+    pub(crate) async fn writer_stopped(&self) {
+        self.writer_stopped.cancelled().await;
     }
 
     /// Queues a frame whose payload `payload` writes in place; returns the frame's number.
@@ -150,6 +162,8 @@ impl Outbox {
             payload(out).map_err(PushError::Payload)
         })?;
         let added = st.buf.len() - before;
+        let end = st.buf.len();
+        st.ends.push(end);
         let number = st.pushed;
         st.pushed += 1;
         // Counted before the lock is released: the writer (or close) can take these bytes and
@@ -199,6 +213,7 @@ impl Outbox {
         let dropped = {
             let mut st = self.state();
             st.closed = true;
+            st.ends.clear();
             std::mem::take(&mut st.buf).len()
         };
         self.release(dropped);
@@ -224,16 +239,27 @@ impl Outbox {
     /// Writes queued frames until the connection closes. Every write races the
     /// cancellation, so a peer that stops reading cannot hold this task.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(&self, mut w: W) {
+        // Also when this task is aborted: nothing is written after that either.
+        let stopped = self.writer_stopped.clone().drop_guard();
+        self.write_until_closed(&mut w).await;
+        self.close();
+        // From here on nothing is written: which frames went out is final.
+        drop(stopped);
+        let _ = tokio::time::timeout(FLUSH_ON_CLOSE, w.shutdown()).await;
+    }
+
+    async fn write_until_closed<W: AsyncWrite + Unpin>(&self, w: &mut W) {
         let mut spare = Vec::new();
+        let mut spare_ends = Vec::new();
         let mut flush_deadline = None;
         loop {
             let closing = {
                 let mut st = self.state();
                 if st.closed || self.closed.is_cancelled() {
-                    break;
+                    return;
                 }
                 std::mem::swap(&mut st.buf, &mut spare);
-                st.taken = st.pushed;
+                std::mem::swap(&mut st.ends, &mut spare_ends);
                 st.closing
             };
             if closing && flush_deadline.is_none() {
@@ -241,41 +267,64 @@ impl Outbox {
             }
             if spare.is_empty() {
                 if closing {
-                    break;
+                    return;
                 }
                 tokio::select! {
                     _ = self.wake.notified() => continue,
-                    _ = self.closed.cancelled() => break,
+                    _ = self.closed.cancelled() => return,
                 }
             }
-            let written = spare.len();
-            let give_up = async {
-                match flush_deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
+            // Frames before this batch were all written whole (else the writer stopped).
+            let base = self.written.load(Ordering::Acquire);
+            let (mut pos, mut whole) = (0, 0);
+            let result = loop {
+                if pos == spare.len() {
+                    break Ok(());
+                }
+                let give_up = async {
+                    match flush_deadline {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                // Closing wins over a write that is also ready: a write that never completed
+                // wrote nothing, so every frame not counted below is certainly unwritten.
+                let wrote = tokio::select! {
+                    biased;
+                    _ = self.closed.cancelled() => None,
+                    _ = give_up => None,
+                    r = w.write(&spare[pos..]) => Some(r),
+                };
+                match wrote {
+                    None => break Err(None),
+                    Some(Ok(0)) => break Err(Some("the socket accepts no more bytes".to_owned())),
+                    Some(Ok(n)) => {
+                        pos += n;
+                        while whole < spare_ends.len() && spare_ends[whole] <= pos {
+                            whole += 1;
+                        }
+                        self.written.store(base + whole as u64, Ordering::Release);
+                        self.release(n);
+                    }
+                    Some(Err(e)) => break Err(Some(e.to_string())),
                 }
             };
-            let result = tokio::select! {
-                r = w.write_all(&spare) => r,
-                _ = self.closed.cancelled() => break,
-                _ = give_up => break,
-            };
-            self.release(written);
+            // What was not written is released with the rest.
+            self.release(spare.len() - pos);
+            if let Err(failed) = result {
+                if let Some(e) = failed {
+                    tracing::debug!(error = ?e, "write failed; closing the connection");
+                }
+                return;
+            }
             // Keep the allocation unless a burst made it huge.
             if spare.capacity() > 1 << 20 {
                 spare = Vec::new();
             } else {
                 spare.clear();
             }
-            if let Err(e) = result {
-                tracing::debug!(error = ?e.to_string(), "write failed; closing the connection");
-                break;
-            }
+            spare_ends.clear();
         }
-        // Whatever the writer held when it stopped is released with the rest.
-        self.release(spare.len());
-        self.close();
-        let _ = tokio::time::timeout(FLUSH_ON_CLOSE, w.shutdown()).await;
     }
 }
 
@@ -479,6 +528,27 @@ mod tests {
         }
         assert_eq!(budget.used(), 0);
         outbox.close();
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_frame_written_only_in_part_when_the_connection_closes_counts_as_unwritten() {
+        let outbox = Outbox::new(FrameCodec::default(), CancellationToken::new(), 1 << 20);
+        let frames: Vec<u64> = (0..3).map(|_| heartbeat(&outbox).unwrap()).collect();
+        let frame_len = outbox.queued() / 3;
+        // Room for the first frame and part of the second; nobody reads.
+        let (client, _server) = tokio::io::duplex(frame_len + frame_len / 2);
+        let writer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.run_writer(client).await })
+        };
+        while !outbox.was_taken(frames[0]) {
+            tokio::task::yield_now().await;
+        }
+        outbox.close();
+        outbox.writer_stopped().await;
+        let written: Vec<bool> = frames.iter().map(|&n| outbox.was_taken(n)).collect();
+        assert_eq!(written, [true, false, false]);
         writer.await.unwrap();
     }
 }

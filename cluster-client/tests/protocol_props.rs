@@ -26,12 +26,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (".*", prop::option::of(".*")).prop_map(|(channel_name, secret)| {
-            Message::RegisterChannel {
+        (".*", prop::option::of(".*"), prop::option::of(".*")).prop_map(
+            |(channel_name, secret, follower)| Message::RegisterChannel {
                 channel_name,
                 secret,
+                follower,
             }
-        }),
+        ),
         Just(Message::RegisterChannelRes),
         json_value().prop_map(|reg| Message::Subscribe {
             key: subscription_key(&reg),

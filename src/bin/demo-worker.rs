@@ -12,7 +12,8 @@
 //! for each value: the topic's set of published strings), `{"id":4,"cmd":"publish","topic":"t","value":"v"}`,
 //! `{"id":5,"cmd":"stats"}`, `{"id":6,"cmd":"generation"}`, `{"id":7,"cmd":"exit"}`,
 //! `{"id":8,"cmd":"published"}` (the publications this process's real clients applied, in
-//! order, as `topic=value`).
+//! order, as `topic=value`), `{"id":9,"cmd":"journal"}` (notes and publications together, in
+//! the order the real clients got them).
 //! With `--load`, a background loop keeps calls in flight and `stats` reports how they settled
 //! (and the process's open file descriptors and resident memory, the demo client's `slow` calls
 //! running and its open subscriptions); `--subs N` subscribes to topics `t0` .. `t(N-1)` at
@@ -220,6 +221,7 @@ async fn main() {
                 );
             }
             "published" => reply(Ok(json!(demo_backend.published()))),
+            "journal" => reply(Ok(json!(demo_backend.journal()))),
             "stats" => reply(Ok(json!({
                 "ok": load.ok.load(Ordering::Relaxed),
                 "errors": load.errors.load(Ordering::Relaxed),

@@ -80,6 +80,8 @@ struct Observed {
 
 pub(crate) struct FollowerConn {
     channel: String,
+    /// Who this follower is, told to the leader when registering.
+    follower_id: String,
     port: u16,
     options: Options,
     outbox: Arc<Outbox>,
@@ -100,6 +102,7 @@ impl FollowerConn {
     /// Connects to the leader and registers on `channel`.
     pub(crate) async fn connect(
         channel: &str,
+        follower_id: &str,
         options: &Options,
         on_push: PushHandler,
     ) -> Result<Arc<Self>, ConnectFailure> {
@@ -171,6 +174,7 @@ impl FollowerConn {
 
         let mut conn = Self {
             channel: channel.to_owned(),
+            follower_id: follower_id.to_owned(),
             port,
             options: options.clone(),
             outbox,
@@ -208,6 +212,7 @@ impl FollowerConn {
             let message = Message::RegisterChannel {
                 channel_name: self.channel.clone(),
                 secret: self.options.secret.clone(),
+                follower: Some(self.follower_id.clone()),
             };
             let attempt = deadline_after(self.options.response_timeout);
             let peer_known = self.observed.peer.load(Ordering::Acquire);
@@ -420,9 +425,11 @@ impl FollowerConn {
         self.outbox.send_max()
     }
 
-    /// Resolves when the connection is gone.
+    /// Resolves when the connection is gone and its writer has stopped, so which frames were
+    /// written is final.
     pub(crate) async fn closed(&self) {
-        self.outbox.closed().cancelled().await
+        self.outbox.closed().cancelled().await;
+        self.outbox.writer_stopped().await;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -546,8 +553,10 @@ impl Reader {
             .ended
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(reason);
-        // Close before failing the calls: after this, which frames were written is final.
+        // Close, and let the writer stop, before failing the calls: after that, which frames
+        // were written is final.
         self.outbox.close();
+        self.outbox.writer_stopped().await;
         let failed = self.pending.fail_all();
         if failed > 0 {
             tracing::debug!(failed, "in-flight calls failed with the connection");

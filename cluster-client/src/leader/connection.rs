@@ -48,6 +48,12 @@ const REFUSAL_DELAY: Duration = Duration::from_millis(100);
 /// peer is still there.
 const PEER_CHECK: Duration = Duration::from_millis(100);
 
+/// The longest follower identity a leader keeps.
+const MAX_FOLLOWER_ID: usize = 128;
+
+/// How long a follower's new connection waits for its previous one to be read to the end.
+const PREVIOUS_CONNECTION_WAIT: Duration = Duration::from_secs(2);
+
 /// `register_channel_res` payload. `leaderId` lets Rust followers tell a reconnect to the same
 /// leader from a new leader, and `maxFrameLen` keeps them from sending frames this leader
 /// would refuse; Node followers read only `success`.
@@ -115,8 +121,14 @@ pub(crate) async fn serve_connection(
             last_active: Instant::now(),
             warnings: Throttle::new(Duration::from_secs(1)),
             stale: None,
+            done: CancellationToken::new(),
+            follower: None,
+            after: None,
         };
         let reason = conn.run(&mut frames, &token).await;
+        // Every frame this connection delivered has been handed to the real client: the
+        // follower's next connection may be served.
+        conn.done.cancel();
         match &reason {
             Ok(()) => tracing::debug!("connection closed"),
             Err(why) => conn.shared.warn_closing(why),
@@ -126,6 +138,9 @@ pub(crate) async fn serve_connection(
             let keys: Vec<String> = conn.keys.drain().collect();
             ep.drop_subscriber(&keys, conn.id);
             ep.follower_count(false);
+            if let Some(follower) = &conn.follower {
+                ep.connection_ended(follower, conn.id);
+            }
         }
         drop(frames);
         // Send what is already answered (a refusal, say), for at most a second.
@@ -160,6 +175,12 @@ struct Connection {
     /// After the connection was not read for a while: how long, and how many bytes were
     /// already buffered then (frames in them waited at least that long).
     stale: Option<(Duration, usize)>,
+    /// Cancelled when this connection has been served to its end.
+    done: CancellationToken,
+    /// The identity a Rust follower registered with.
+    follower: Option<String>,
+    /// The end of the same follower's previous connection, to wait for before serving more.
+    after: Option<CancellationToken>,
 }
 
 impl Connection {
@@ -172,6 +193,19 @@ impl Connection {
         let mut handled: u64 = 0;
         let mut buffered = 0;
         loop {
+            if let Some(previous) = self.after.take() {
+                // What the follower sent on its previous connection, still unread there, comes
+                // first: it was sent first.
+                tokio::select! {
+                    biased;
+                    _ = token.cancelled() => return Ok(()),
+                    _ = previous.cancelled() => {}
+                    _ = tokio::time::sleep(PREVIOUS_CONNECTION_WAIT) => {
+                        tracing::debug!("the follower's previous connection is still open; serving this one");
+                    }
+                }
+                self.last_active = Instant::now();
+            }
             let slot = match self.call_slots.clone().try_acquire_owned() {
                 Ok(slot) => slot,
                 Err(_) => match self.wait_for_a_call_slot(frames, token).await {
@@ -363,10 +397,17 @@ impl Connection {
         if let Message::RegisterChannel {
             channel_name,
             secret,
+            follower,
         } = &message
         {
             return self
-                .register(header, channel_name, secret.as_deref(), token)
+                .register(
+                    header,
+                    channel_name,
+                    secret.as_deref(),
+                    follower.as_deref(),
+                    token,
+                )
                 .await;
         }
         let Some(ep) = self.registered.clone() else {
@@ -486,6 +527,7 @@ impl Connection {
         header: Header,
         channel: &str,
         secret: Option<&str>,
+        follower: Option<&str>,
         token: &CancellationToken,
     ) -> Result<(), String> {
         let reply = Header::response(header.id, header.timeout);
@@ -540,6 +582,11 @@ impl Connection {
                 tracing::debug!(channel = ?channel, "follower registered");
                 if self.registered.is_none() {
                     ep.follower_count(true);
+                    // Rust followers' ids are short; anything else is not one.
+                    if let Some(follower) = follower.filter(|f| f.len() <= MAX_FOLLOWER_ID) {
+                        self.after = ep.current_connection(follower, self.id, self.done.clone());
+                        self.follower = Some(follower.to_owned());
+                    }
                 }
                 self.registered = Some(ep);
             }

@@ -11,6 +11,7 @@ mod publications;
 mod server;
 mod subscriptions;
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,6 +70,16 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
     fn drop_subscriber(&self, keys: &[String], id: SubscriberId);
     /// A follower registered (`true`) or its connection closed (`false`).
     fn follower_count(&self, joined: bool);
+    /// Makes connection `conn`, whose end `done` tells, the current one of `follower`;
+    /// returns the end of that follower's previous connection while it is still served.
+    fn current_connection(
+        &self,
+        follower: &str,
+        conn: SubscriberId,
+        done: CancellationToken,
+    ) -> Option<CancellationToken>;
+    /// Connection `conn` of `follower` ended.
+    fn connection_ended(&self, follower: &str, conn: SubscriberId);
     /// What this leader serves, for a `status` request.
     fn status(&self, port: u16, connections: usize, queued_bytes: usize) -> ChannelStatus;
 }
@@ -87,6 +98,8 @@ pub(crate) struct ChannelLeader<S: Service> {
     stopped: CancellationToken,
     refusals: Arc<Mutex<Throttle>>,
     followers: AtomicUsize,
+    /// Each Rust follower's current connection (one entry per open connection at most).
+    connections_of: Mutex<HashMap<String, (SubscriberId, CancellationToken)>>,
 }
 
 impl<S: Service> ChannelLeader<S> {
@@ -104,6 +117,7 @@ impl<S: Service> ChannelLeader<S> {
             stopped: CancellationToken::new(),
             refusals: Arc::new(Mutex::new(Throttle::new(Duration::from_secs(10)))),
             followers: AtomicUsize::new(0),
+            connections_of: Mutex::new(HashMap::new()),
         })
     }
 
@@ -340,6 +354,32 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
             self.followers.fetch_add(1, Ordering::Relaxed);
         } else {
             self.followers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn current_connection(
+        &self,
+        follower: &str,
+        conn: SubscriberId,
+        done: CancellationToken,
+    ) -> Option<CancellationToken> {
+        let previous = self
+            .connections_of
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(follower.to_owned(), (conn, done));
+        previous
+            .filter(|(id, done)| *id != conn && !done.is_cancelled())
+            .map(|(_, done)| done)
+    }
+
+    fn connection_ended(&self, follower: &str, conn: SubscriberId) {
+        let mut current = self
+            .connections_of
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if current.get(follower).is_some_and(|(id, _)| *id == conn) {
+            current.remove(follower);
         }
     }
 

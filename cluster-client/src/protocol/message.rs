@@ -21,6 +21,10 @@ pub enum Message {
         channel_name: String,
         /// The shared secret, when the channel requires one. Node leaders ignore the field.
         secret: Option<String>,
+        /// The follower's identity (Rust followers send it; Node leaders ignore it): a Rust
+        /// leader serves a follower's new connection only after its previous one has been
+        /// read to the end, so what the follower sent keeps its order across reconnects.
+        follower: Option<String>,
     },
     /// Leader → follower: the answer to `register_channel`; the payload is
     /// `{success:true}` or `{success:false, error:{message, stack, name, code}}`.
@@ -203,6 +207,11 @@ impl Message {
                     Some(Value::String(s)) => Some(s),
                     Some(_) => return Err(bad("register_channel", "secret", "string")),
                 },
+                follower: match obj.remove("follower") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s),
+                    Some(_) => return Err(bad("register_channel", "follower", "string")),
+                },
             },
             "register_channel_res" => Message::RegisterChannelRes,
             "subscribe" => Message::Subscribe {
@@ -273,12 +282,17 @@ impl Message {
             Message::RegisterChannel {
                 channel_name,
                 secret,
+                follower,
             } => {
                 out.extend_from_slice(b",\"channelName\":");
                 write_js_string(out, channel_name);
                 if let Some(secret) = secret {
                     out.extend_from_slice(b",\"secret\":");
                     write_js_string(out, secret);
+                }
+                if let Some(follower) = follower {
+                    out.extend_from_slice(b",\"follower\":");
+                    write_js_string(out, follower);
                 }
             }
             Message::Subscribe { key, reg } | Message::Unsubscribe { key, reg } => {
@@ -405,6 +419,8 @@ struct RawConn<'a> {
     #[serde(borrow, default)]
     secret: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    follower: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
     key: Option<Cow<'a, str>>,
     #[serde(default)]
     reg: Option<Value>,
@@ -460,6 +476,7 @@ impl RawConn<'_> {
             "register_channel" => Message::RegisterChannel {
                 channel_name: self.channel_name?.into_owned(),
                 secret: self.secret.map(Cow::into_owned),
+                follower: self.follower.map(Cow::into_owned),
             },
             "register_channel_res" => Message::RegisterChannelRes,
             "subscribe" => Message::Subscribe {
@@ -512,10 +529,12 @@ impl std::fmt::Debug for Message {
             Message::RegisterChannel {
                 channel_name,
                 secret,
+                follower,
             } => f
                 .debug_struct("RegisterChannel")
                 .field("channel_name", channel_name)
                 .field("secret", &secret.as_ref().map(|_| "<redacted>"))
+                .field("follower", follower)
                 .finish(),
             Message::RegisterChannelRes => f.write_str("RegisterChannelRes"),
             Message::Subscribe { key, reg } => f
