@@ -12,7 +12,6 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use crate::codec::Codec;
 use crate::routing::Answer;
 
 // The runtime and std items generated code names.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, CodecError, Direction, PayloadCodec};
+use crate::codec::{CodecError, Direction, PayloadCodec};
 use crate::protocol::{ArgsReader, ArgsWriter};
 
 /// A tuple of arguments that can be encoded into an invoke payload.
