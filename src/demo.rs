@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cluster_client::codec::Codec;
 use cluster_client::{BoxFuture, Call, DecodeArgs, InvokeError, RemoteError, Service, ValueStream};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cluster_client::codec::{Codec, JsValue, PayloadCodec};
+use cluster_client::codec::{JsValue, PayloadCodec};
 use cluster_client::{ArgDecoder, BoxFuture, Call, InvokeError, RemoteError, Service, ValueStream};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};

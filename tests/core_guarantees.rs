@@ -805,8 +805,7 @@ async fn register_then_hang_up(listener: tokio::net::TcpListener, accepted: Arc<
             };
             let request = Packet::from_frame(frame).unwrap();
             let mut app = Vec::new();
-            cluster_client::codec::Codec::encode(&codec, &json!({"success": true}), &mut app)
-                .unwrap();
+            codec.encode(&json!({"success": true}), &mut app).unwrap();
             let reply = Packet {
                 header: Header::response(request.header.id, request.header.timeout),
                 message: Message::RegisterChannelRes,

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cluster_client::codec::Codec;
 use cluster_client::{Error, ErrorObject, RemoteError, Scope, cluster_client};
 use serde::{Deserialize, Serialize};
 use support::*;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use cluster_client::codec::{Codec, PayloadCodec};
+use cluster_client::codec::PayloadCodec;
 use cluster_client::protocol::{ArgsWriter, FrameCodec, Header, Message, Packet};
 use cluster_client::{Handle, Scope};
 use cluster_client_suite::demo::{Backend, DemoService};

@@ -8,7 +8,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cluster_client::codec::{Codec, JsValue};
+use cluster_client::codec::JsValue;
 use cluster_client::protocol::ArgsWriter;
 use cluster_client::{Error, Scope, cluster_client};
 use serde::{Deserialize, Serialize};

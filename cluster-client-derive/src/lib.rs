@@ -233,7 +233,9 @@ use proc_macro::TokenStream;
 ///   ready) or `.build(factory)`;
 /// * static checks spanned at your types (arguments and keys `Serialize + DeserializeOwned +
 ///   Send + 'static`, results and stream items likewise, invoke errors also
-///   `From<cluster_client::Error> + Display`).
+///   `From<cluster_client::Error> + Display`): a type that lacks one gets one error, at the
+///   type, naming what to add (for example "`Sample` cannot be an argument of a delegated
+///   method: it must be `Serialize + Deserialize + Send + 'static`").
 ///
 /// For an impl (`impl sdk::Registry for MyRegistry` or `impl Inventory`): the impl itself, as
 /// written, without its `#[delegate]` attributes; then `RegistryService`, `RegistryCluster` and
@@ -249,14 +251,17 @@ use proc_macro::TokenStream;
 ///     type Client = C;
 ///     fn invoke(&self, client: Arc<C>, call: Call) -> BoxFuture<'static, Result<Vec<u8>, InvokeError>> {
 ///         match call.method.as_str() {
-///             "getData" => __private::dispatch_invoke(
+///             "getData" => {
+///                 let () = <String as __private::WireArgument>::CHECK;  // the static checks
+///                 // .. one per type of the method
+///                 __private::dispatch_invoke::<Vec<String>, RegistryError, _, _>(
 ///                 call,
 ///                 move |args| {
 ///                     let id: String = args.next::<String>("id")?;
 ///                     Ok(async move { <C as Registry>::get_data(&*client, id).await })
 ///                 },
 ///                 |error: &RegistryError| /* its ErrorObject, or the defaults */,
-///             ),
+///             )},
 ///             // .. one arm per invoke, oneway and publish method
 ///             _ => __private::unknown_method(&call, self.channel_name()),
 ///         }
@@ -266,10 +271,12 @@ use proc_macro::TokenStream;
 ///
 /// impl<C: Registry + Send + Sync + 'static> Registry for RegistryCluster<C> {
 ///     fn get_data(&self, id: String) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send {
+///         let () = <String as __private::WireArgument>::CHECK;  // the same checks
 ///         __private::invoke(
 ///             self.handle.clone(), "getData", (id,),
 ///             |_| 1,                                       // how many wire arguments
-///             |args, w| { w.arg(&args.0)?; Ok(()) },       // writing them
+///             |args, w| { w.arg::<String>(&args.0)?; Ok(()) }, // writing them
+///             __private::invoke_types::<Vec<String>, RegistryError>(), // decoding the answer
 ///             |client, (id,)| async move {                 // when this process leads
 ///                 <C as Registry>::get_data(&*client, id).await
 ///             },

@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use cluster_client::codec::{Codec, Json, SerializeJson};
+use cluster_client::codec::PayloadCodec;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +48,7 @@ fn object() -> Page {
 
 const SHORT: &str = "hello, world 16b";
 
-fn bench_codec<C: Codec>(c: &mut Criterion, codec: &C) {
+fn bench_codec(c: &mut Criterion, codec: &PayloadCodec) {
     let page = object();
     let short = SHORT.to_string();
     let mut page_bytes = Vec::new();
@@ -121,8 +121,8 @@ fn bench_codec<C: Codec>(c: &mut Criterion, codec: &C) {
 }
 
 fn codecs(c: &mut Criterion) {
-    bench_codec(c, &SerializeJson::default());
-    bench_codec(c, &Json);
+    bench_codec(c, &PayloadCodec::SerializeJson);
+    bench_codec(c, &PayloadCodec::Json);
 }
 
 criterion_group!(benches, codecs);

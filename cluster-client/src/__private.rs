@@ -9,11 +9,9 @@
 use std::fmt::Display;
 
 use futures::StreamExt;
-use futures::future::Either;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use crate::codec::Codec;
 use crate::routing::Answer;
 
 // The runtime and std items generated code names.
@@ -39,24 +37,113 @@ pub use std::time::Duration;
 pub use std::vec::Vec;
 
 // ---------------------------------------------------------------------------------------------
-// Static checks. Generated code calls them with a span at the user's type, so a missing impl is
-// reported there.
+// Static checks. Each generated body that uses a user's type first names
+// `<T as Wire..>::CHECK`, spanned at `T` in the user's signature. When `T` lacks what it needs,
+// that is the one error the user sees: `do_not_recommend` makes rustc report the check itself
+// (with the message below) instead of each missing serde trait, rustc drops the body's other
+// failures on `T` at the same span as implied by it, and the copies from other bodies are
+// identical, so they are printed once.
 
-/// An argument, or a subscription or publication key: it travels to the leader.
-pub fn assert_arg<T: Serialize + DeserializeOwned + Send + 'static>() {}
-
-/// A result or a stream item: it travels back.
-pub fn assert_value<T: Serialize + DeserializeOwned + Send + 'static>() {}
-
-/// The error type of an invoke.
-pub fn assert_invoke_error<E>()
-where
-    E: From<Error> + Serialize + DeserializeOwned + Display + Send + 'static,
-{
+/// An argument of a delegated method, or a subscription or publication key: it travels to the
+/// leader.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an argument of a delegated method: it must be `Serialize + Deserialize + Send + 'static`",
+    label = "arguments travel to the leader's process",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (a type from another crate: enable its `serde` feature, or wrap it in a type of yours)"
+)]
+pub trait WireArgument {
+    /// Names the check.
+    const CHECK: () = ();
 }
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned + Send + 'static> WireArgument for T {}
+
+/// The `T` of an invoke's `Result<T, E>`: it travels back from the leader.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the result of a delegated method: it must be `Serialize + Deserialize + Send + 'static`",
+    label = "results travel back from the leader's process",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (a type from another crate: enable its `serde` feature, or wrap it in a type of yours)"
+)]
+pub trait WireResult {
+    /// Names the check.
+    const CHECK: () = ();
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned + Send + 'static> WireResult for T {}
+
+/// The item of a subscription's stream: it travels from the leader to every subscriber.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the item of a subscription: it must be `Serialize + Deserialize + Send + 'static`",
+    label = "stream items travel from the leader's process to every subscriber",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (a type from another crate: enable its `serde` feature, or wrap it in a type of yours)"
+)]
+pub trait WireItem {
+    /// Names the check.
+    const CHECK: () = ();
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned + Send + 'static> WireItem for T {}
+
+/// The `E` of an invoke's `Result<T, E>`: the runtime's own failures reach callers through it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of an invoke: it must implement `From<cluster_client::Error>`",
+    label = "timeouts and lost leaders reach callers as this type",
+    note = "add `impl From<cluster_client::Error> for {Self}` (a type from another crate: wrap it in a type of yours), or use `cluster_client::Error` as the error type"
+)]
+pub trait InvokeErrorFrom {
+    /// Names the check.
+    const CHECK: () = ();
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: From<Error>> InvokeErrorFrom for E {}
+
+/// The `E` of an invoke's `Result<T, E>`: the error value travels back from the leader.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of an invoke: it must be `Serialize + Deserialize + Display + Send + 'static`",
+    label = "the error value travels back from the leader's process",
+    note = "use `cluster_client::Error`, or a type of yours with `#[derive(serde::Serialize, serde::Deserialize)]`, `Display` and `From<cluster_client::Error>` (`Box<dyn Error>` cannot cross between processes)"
+)]
+pub trait WireInvokeError {
+    /// Names the check.
+    const CHECK: () = ();
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Serialize + DeserializeOwned + Display + Send + 'static> WireInvokeError for E {}
 
 // ---------------------------------------------------------------------------------------------
 // The handle side: what `{Trait}Cluster<C>` runs in each role.
+
+/// What an invoke does with its result and error types that needs their traits, as plain
+/// functions made where the types are named (by [`invoke_types`]). [`invoke`] itself then has
+/// no bounds on them, so neither has the future the handle returns: a type without serde is
+/// reported once, by its check, and not again at the method's name.
+pub struct InvokeTypes<T, E> {
+    decode: fn(&PayloadCodec, &[u8]) -> Result<T, CodecError>,
+    from_error: fn(Error) -> E,
+    typed_error: fn(&PayloadCodec, Error) -> E,
+}
+
+/// The [`InvokeTypes`] of an invoke returning `Result<T, E>`.
+pub fn invoke_types<T, E>() -> InvokeTypes<T, E>
+where
+    T: DeserializeOwned,
+    E: From<Error> + DeserializeOwned + 'static,
+{
+    InvokeTypes {
+        decode: decode_value::<T>,
+        from_error: E::from,
+        typed_error: typed_error::<E>,
+    }
+}
+
+fn decode_value<T: DeserializeOwned>(codec: &PayloadCodec, bytes: &[u8]) -> Result<T, CodecError> {
+    codec.decode(bytes)
+}
 
 /// An invoke through the handle: on the leader, `local` calls the real client directly (typed,
 /// nothing encoded); on a follower, the call goes over the wire and a failure comes back as
@@ -67,17 +154,16 @@ pub async fn invoke<S, A, T, E, F, Fut>(
     args: A,
     arity: fn(&A) -> u32,
     write: fn(&A, &mut ArgEncoder<'_, '_>) -> Result<(), CodecError>,
+    types: InvokeTypes<T, E>,
     local: F,
 ) -> Result<T, E>
 where
     S: Service,
-    T: DeserializeOwned,
-    E: From<Error> + DeserializeOwned + 'static,
     F: FnOnce(Arc<S::Client>, A) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     if let Err(e) = handle.check_open() {
-        return Err(E::from(e));
+        return Err((types.from_error)(e));
     }
     let core = handle.core();
     let codec = &core.options.codec;
@@ -89,10 +175,9 @@ where
     let answer = core.call(method, timeout, args, count, encode, local).await;
     match answer {
         Ok(Answer::Local(result)) => result,
-        Ok(Answer::Remote(bytes)) => codec
-            .decode::<T>(&bytes)
-            .map_err(|e| E::from(core.codec_error(method, e))),
-        Err(e) => Err(typed_error(codec, e)),
+        Ok(Answer::Remote(bytes)) => (types.decode)(codec, &bytes)
+            .map_err(|e| (types.from_error)(core.codec_error(method, e))),
+        Err(e) => Err((types.typed_error)(codec, e)),
     }
 }
 
@@ -173,20 +258,20 @@ pub fn publish<S: Service, P: Serialize>(handle: &Handle<S>, value: &P) {
 
 /// A subscription through the handle. A closed handle gives an empty stream (and a log line):
 /// the trait's signature has no room for an error.
-pub fn subscribe<S, R, T>(
-    handle: &Handle<S>,
-    key: &R,
-) -> impl Stream<Item = T> + Send + 'static + use<S, R, T>
+///
+/// Boxed (once per subscription): the method's `impl Stream` is then a type whose `Stream`
+/// impl has no bounds on `T`, so a `T` without serde is reported once, by its check.
+pub fn subscribe<S, R, T>(handle: &Handle<S>, key: &R) -> futures::stream::BoxStream<'static, T>
 where
     S: Service,
     R: Serialize,
     T: DeserializeOwned + Send + 'static,
 {
     match handle.subscribe::<R, T>(key) {
-        Ok(sub) => Either::Left(sub),
+        Ok(sub) => Box::pin(sub),
         Err(e) => {
             tracing::warn!(error = ?e.to_string(), "subscription not made");
-            Either::Right(futures::stream::empty::<T>())
+            Box::pin(futures::stream::empty::<T>())
         }
     }
 }

@@ -3,15 +3,22 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, CodecError, Direction, PayloadCodec};
+use crate::codec::{CodecError, Direction, PayloadCodec};
 use crate::protocol::{ArgsReader, ArgsWriter};
 
-/// A tuple of arguments that can be encoded into an invoke payload.
-pub trait EncodeArgs {
+/// A tuple of arguments that can be encoded into an invoke payload: `()`, `(a,)`, `(a, b)`, ...
+/// of `Serialize` values. Sealed: the tuples are all it is for.
+pub trait EncodeArgs: sealed::Tuple {
     /// How many arguments.
     const COUNT: u32;
     /// Appends each argument to `w`.
+    #[doc(hidden)]
     fn encode_args(&self, codec: &PayloadCodec, w: &mut ArgsWriter<'_>) -> Result<(), CodecError>;
+}
+
+mod sealed {
+    /// The tuples [`EncodeArgs`](super::EncodeArgs) is implemented for.
+    pub trait Tuple {}
 }
 
 /// A tuple of arguments that can be decoded from an invoke payload.
@@ -138,6 +145,8 @@ impl<'a, 'b> ArgEncoder<'a, 'b> {
 
 macro_rules! tuple_args {
     ($count:expr; $($name:ident $idx:tt),*) => {
+        impl<$($name: Serialize),*> sealed::Tuple for ($($name,)*) {}
+
         impl<$($name: Serialize),*> EncodeArgs for ($($name,)*) {
             const COUNT: u32 = $count;
             #[allow(unused_variables)]

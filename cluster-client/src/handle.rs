@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::arguments::EncodeArgs;
-use crate::codec::{Codec, CodecError, Direction, PayloadCodec};
+use crate::codec::{CodecError, Direction, PayloadCodec};
 use crate::core::{Core, Role};
 use crate::error::{Error, RemoteError};
 use crate::leader::guarded_invoke;

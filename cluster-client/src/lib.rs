@@ -72,6 +72,15 @@
 //! Without the macro, implement [`Service`] by hand and use [`Builder`] and [`Handle`]
 //! directly: channel name, method name and encoded arguments in, encoded results and streams of
 //! values out.
+//!
+//! # Cargo features
+//!
+//! * `metrics`: counters and latency histograms of calls and elections through the `metrics`
+//!   facade (`cluster_client_calls_total`, `cluster_client_call_seconds`,
+//!   `cluster_client_elections_total`); no exporter is installed.
+//! * `protocol`: makes the `protocol` module public (frames, typed messages, argument lists),
+//!   for this crate's tests, benchmarks and fuzz targets. **Unstable**: it changes with the
+//!   runtime and is not covered by semver; nothing a client needs is in it.
 #![deny(missing_docs)]
 
 #[doc(hidden)]
@@ -89,7 +98,12 @@ mod leader;
 mod metrics;
 mod options;
 mod outbox;
+#[cfg(feature = "protocol")]
 pub mod protocol;
+// Without the feature, the parts only the tests and fuzz targets use are unused here.
+#[cfg(not(feature = "protocol"))]
+#[allow(dead_code, unused_imports)]
+mod protocol;
 mod request_id;
 mod routing;
 mod scope;
@@ -100,13 +114,14 @@ mod task;
 mod throttle;
 mod time;
 
-pub use arguments::{ArgDecoder, ArgEncoder, DecodeArgs, EncodeArgs};
+pub use arguments::{ArgDecoder, DecodeArgs, EncodeArgs};
 pub use builder::Builder;
 pub use error::{Error, ErrorObject, RemoteError};
 pub use handle::Handle;
 pub use options::{LagPolicy, Options, RolePolicy};
+pub use protocol::ArgsReader;
 pub use scope::Scope;
-pub use service::{BoxFuture, Call, InvokeError, Service, ValueStream, encode_remote_error};
+pub use service::{BoxFuture, Call, InvokeError, Service, ValueStream};
 pub use status::{ChannelStatus, RoleStatus, Status};
 pub use subscription::{CloseReason, RawSubscription, Subscription};
 

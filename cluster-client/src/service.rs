@@ -10,7 +10,7 @@ use futures::Stream;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::codec::{Codec, CodecError, PayloadCodec};
+use crate::codec::{CodecError, PayloadCodec};
 use crate::error::RemoteError;
 use crate::protocol::ArgsReader;
 
@@ -25,7 +25,7 @@ pub type ValueStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, CodecError>> + 
 pub struct Call {
     /// The wire name of the method.
     pub method: String,
-    /// The encoded argument list (see [`crate::protocol::ArgsReader`]).
+    /// The encoded argument list (see [`ArgsReader`]).
     pub args: Bytes,
     /// How many arguments `args` holds.
     pub arg_length: u32,
@@ -57,11 +57,22 @@ impl Call {
 }
 
 /// Why an invoke failed on the leader.
+///
+/// A hand-written [`Service`] answers a failure with `Failure`: the runtime encodes it as the
+/// error object every peer reads (`name`, `message`, `code`, `stack`), in the channel's codec.
+///
+/// ```
+/// use cluster_client::{InvokeError, RemoteError};
+///
+/// let e = InvokeError::Failure(RemoteError::new("NotFound", "no such key").with_code("ENOENT"));
+/// # let _ = e;
+/// ```
 #[derive(Debug)]
 pub enum InvokeError {
-    /// The real client's error, already encoded as the wire error object.
+    /// The real client's error, already encoded as the wire error object (what
+    /// `#[cluster_client]` sends, with the typed error value for Rust peers).
     Encoded(Vec<u8>),
-    /// A failure the runtime encodes (`name`, `message`, `code`).
+    /// A failure the runtime encodes (`name`, `message`, `code`, `stack`).
     Failure(RemoteError),
 }
 
@@ -126,7 +137,7 @@ struct WireErrorOut<'a> {
 }
 
 /// Encodes `error` as the payload of a failed `invoke_result`.
-pub fn encode_remote_error(
+pub(crate) fn encode_remote_error(
     codec: &PayloadCodec,
     error: &RemoteError,
     out: &mut Vec<u8>,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::Stream;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, PayloadCodec};
+use crate::codec::PayloadCodec;
 use crate::options::LagPolicy;
 
 /// Why a subscription stream ended.

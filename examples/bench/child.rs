@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use cluster_client::codec::{Codec, PayloadCodec};
+use cluster_client::codec::PayloadCodec;
 use cluster_client::protocol::{ArgsWriter, FrameCodec, Header, Message, Packet, ProtocolError};
 use cluster_client::{
     BoxFuture, Builder, Call, DecodeArgs, Handle, InvokeError, RemoteError, Service, ValueStream,

@@ -9,7 +9,7 @@ use cluster_client_suite::worker_io::{emit, flag, init_logs};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster_client::codec::{Codec, JsValue, PayloadCodec};
+use cluster_client::codec::{JsValue, PayloadCodec};
 use cluster_client::protocol::ArgsWriter;
 use cluster_client::{Builder, Error, Handle, RemoteError};
 use cluster_client_suite::node_demo::{NodeDemo, NodeDemoService, from_tagged, to_tagged};

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use cluster_client::codec::{Codec, PayloadCodec};
+use cluster_client::codec::PayloadCodec;
 use cluster_client::{BoxFuture, Call, DecodeArgs, InvokeError, RemoteError, Service, ValueStream};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};

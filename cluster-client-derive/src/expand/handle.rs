@@ -6,7 +6,8 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::Ident;
 
-use super::service::private;
+use super::assertions::method_checks;
+use super::service::{private, stream_item};
 use crate::ast::{Method, Service, respan};
 use crate::attr::Kind;
 
@@ -95,8 +96,17 @@ fn argument_writers(service: &Service<'_>, m: &Method<'_>) -> (TokenStream, Toke
             span: at,
         };
         match a.rest {
-            Some(_) => quote_spanned!(at=> #w.rest(&#all.#i)?;),
-            None => quote_spanned!(at=> #w.arg(&#all.#i)?;),
+            Some(_) => {
+                let item = a
+                    .vec_item()
+                    .map(|t| quote!(#t))
+                    .unwrap_or_else(|| quote!(_));
+                quote_spanned!(at=> #w.rest::<#item>(&#all.#i)?;)
+            }
+            None => {
+                let ty = &a.ty;
+                quote_spanned!(at=> #w.arg::<#ty>(&#all.#i)?;)
+            }
         }
     });
     let write = quote_spanned! {span=>
@@ -127,43 +137,59 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
         .asyncness
         .map(|_| quote_spanned!(span=> .await));
     let (arity, write) = argument_writers(service, m);
-    match m.kind() {
-        Some(Kind::Invoke) => quote_spanned! {span=>
-            #p::invoke(
-                #p::Clone::clone(&self.handle),
-                #wire,
-                (#(#args,)*),
-                #arity,
-                #write,
-                |#client: #p::Arc<#real>, (#(#args,)*): (#(#tys,)*)| async move {
-                    #path::#method(&*#client, #(#args),*).await
-                },
-            )
-            #awaited
-        },
+    let checks = method_checks(service, m);
+    let call = match m.kind() {
+        Some(Kind::Invoke) => {
+            let (ok, err) = m
+                .future_output()
+                .and_then(crate::ast::result_types)
+                .map(|(t, e)| (quote!(#t), quote!(#e)))
+                .unwrap_or_else(|| (quote!(_), quote!(_)));
+            quote_spanned! {span=>
+                #p::invoke(
+                    #p::Clone::clone(&self.handle),
+                    #wire,
+                    (#(#args,)*),
+                    #arity,
+                    #write,
+                    #p::invoke_types::<#ok, #err>(),
+                    |#client: #p::Arc<#real>, (#(#args,)*): (#(#tys,)*)| async move {
+                        #path::#method(&*#client, #(#args),*).await
+                    },
+                )
+                #awaited
+            }
+        }
         Some(Kind::InvokeOneway) => quote_spanned! {span=>
             #p::invoke_oneway(&self.handle, #wire, (#(#args,)*), #arity, #write)
         },
-        Some(Kind::Publish) => quote_spanned! {span=>
-            #p::publish(&self.handle, &#first)
-        },
-        Some(Kind::Subscribe) => {
-            let item = m
-                .stream_item
-                .as_ref()
-                .map(|t| quote!(#t))
-                .unwrap_or_else(|| quote!(_));
+        Some(Kind::Publish) => {
+            let ty = tys[0];
             quote_spanned! {span=>
-                #p::subscribe::<_, _, #item>(&self.handle, &#first)
+                #p::publish::<_, #ty>(&self.handle, &#first)
             }
         }
-        Some(Kind::Unsubscribe) => quote_spanned! {span=>
-            #p::unsubscribe(&self.handle, &#first)
-        },
+        Some(Kind::Subscribe) => {
+            let key = tys[0];
+            let item = stream_item(m);
+            quote_spanned! {span=>
+                #p::subscribe::<_, #key, #item>(&self.handle, &#first)
+            }
+        }
+        Some(Kind::Unsubscribe) => {
+            let key = tys[0];
+            quote_spanned! {span=>
+                #p::unsubscribe::<_, #key>(&self.handle, &#first)
+            }
+        }
         Some(Kind::Close) => quote_spanned! {span=>
             #p::close(#p::Clone::clone(&self.handle)) #awaited
         },
         None => quote!(loop {}),
+    };
+    quote! {
+        #checks
+        #call
     }
 }
 

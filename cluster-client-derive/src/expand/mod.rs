@@ -49,12 +49,10 @@ fn generate(service: &Service<'_>) -> TokenStream {
     let item = &service.item;
     let service_items = service::expand(service);
     let handle_items = handle::expand(service);
-    let assertions = assertions::expand(service);
     quote! {
         #item
         #service_items
         #handle_items
-        #assertions
     }
 }
 

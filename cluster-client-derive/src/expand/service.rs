@@ -5,6 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::Ident;
 
+use super::assertions::method_checks;
 use crate::ast::{Method, Service, respan};
 use crate::attr::Kind;
 
@@ -26,9 +27,11 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
         let cfgs = &m.cfgs;
         let method = m.ident;
         let key_ty = &m.args[0].ty;
+        let item = stream_item(m);
         let span = m.ident.span();
         let call_path = respan(quote!(#p::dispatch_subscribe), span);
         let path = service.client_path(span);
+        let checks = method_checks(service, m);
         quote! {
             #(#cfgs)*
             fn subscribe(
@@ -37,7 +40,12 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
                 reg: #p::Value,
                 codec: &#p::PayloadCodec,
             ) -> #p::Result<#p::ValueStream, #p::RemoteError> {
-                #call_path(reg, codec, |key: #key_ty| #path::#method(&**#client, key))
+                #checks
+                #call_path::<#key_ty, #item, _, _>(
+                    reg,
+                    codec,
+                    |key: #key_ty| #path::#method(&**#client, key),
+                )
             }
         }
     });
@@ -48,10 +56,12 @@ pub fn expand(service: &Service<'_>) -> TokenStream {
         let span = m.ident.span();
         let call_path = respan(quote!(#p::dispatch_unsubscribe), span);
         let path = service.client_path(span);
+        let checks = method_checks(service, m);
         quote! {
             #(#cfgs)*
             fn unsubscribe(&self, #client: &#p::Arc<#real>, reg: #p::Value) -> #p::BoxFuture<'static, ()> {
-                #call_path(reg, |key: #key_ty| #path::#method(&**#client, key))
+                #checks
+                #call_path::<#key_ty, _>(reg, |key: #key_ty| #path::#method(&**#client, key))
             }
         }
     });
@@ -185,14 +195,15 @@ fn invoke_arm(
     });
     // The error's name and code: its `ErrorObject` where it has one (found where its type is
     // concrete, here), else the defaults.
-    let error_ty = m
+    let (ok_ty, error_ty) = m
         .future_output()
         .and_then(crate::ast::result_types)
-        .map(|(_, e)| quote!(#e))
-        .unwrap_or_else(|| quote!(_));
+        .map(|(t, e)| (quote!(#t), quote!(#e)))
+        .unwrap_or_else(|| (quote!(_), quote!(_)));
+    let checks = method_checks(service, m);
     let body = match m.kind()? {
         Kind::Invoke => quote_spanned! {span=>
-            #p::dispatch_invoke(
+            #p::dispatch_invoke::<#ok_ty, #error_ty, _, _>(
                 #call,
                 move |#decoder: &mut #p::ArgDecoder<'_>| {
                     #(#reads)*
@@ -219,8 +230,20 @@ fn invoke_arm(
     };
     Some(quote! {
         #(#cfgs)*
-        #wire => #body,
+        #wire => {
+            #checks
+            #body
+        }
     })
+}
+
+/// The item type of a subscribe method's stream (`_` where the signature has none, which
+/// validation reports).
+pub fn stream_item(m: &Method<'_>) -> TokenStream {
+    m.stream_item
+        .as_ref()
+        .map(|t| quote!(#t))
+        .unwrap_or_else(|| quote!(_))
 }
 
 /// `<crate>::__private`.

@@ -72,7 +72,16 @@ impl ::cluster_client::__private::Service for InventoryService {
     > {
         match call.method.as_str() {
             "stockOf" => {
-                ::cluster_client::__private::dispatch_invoke(
+                let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+                let () = <u32 as ::cluster_client::__private::WireResult>::CHECK;
+                let () = <InventoryError as ::cluster_client::__private::InvokeErrorFrom>::CHECK;
+                let () = <InventoryError as ::cluster_client::__private::WireInvokeError>::CHECK;
+                ::cluster_client::__private::dispatch_invoke::<
+                    u32,
+                    InventoryError,
+                    _,
+                    _,
+                >(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
                         let item: String = __args.next::<String>("item")?;
@@ -90,6 +99,8 @@ impl ::cluster_client::__private::Service for InventoryService {
                 )
             }
             "recordSale" => {
+                let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+                let () = <u32 as ::cluster_client::__private::WireArgument>::CHECK;
                 ::cluster_client::__private::dispatch_oneway(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
@@ -102,6 +113,7 @@ impl ::cluster_client::__private::Service for InventoryService {
                 )
             }
             "restock" => {
+                let () = <Delivery as ::cluster_client::__private::WireArgument>::CHECK;
                 ::cluster_client::__private::dispatch_oneway(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
@@ -124,21 +136,25 @@ impl ::cluster_client::__private::Service for InventoryService {
         ::cluster_client::__private::ValueStream,
         ::cluster_client::__private::RemoteError,
     > {
-        ::cluster_client::__private::dispatch_subscribe(
-            reg,
-            codec,
-            |key: String| <Inventory>::watch(&**client, key),
-        )
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <u32 as ::cluster_client::__private::WireItem>::CHECK;
+        ::cluster_client::__private::dispatch_subscribe::<
+            String,
+            u32,
+            _,
+            _,
+        >(reg, codec, |key: String| <Inventory>::watch(&**client, key))
     }
     fn unsubscribe(
         &self,
         client: &::cluster_client::__private::Arc<Inventory>,
         reg: ::cluster_client::__private::Value,
     ) -> ::cluster_client::__private::BoxFuture<'static, ()> {
-        ::cluster_client::__private::dispatch_unsubscribe(
-            reg,
-            |key: String| <Inventory>::unwatch(&**client, key),
-        )
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        ::cluster_client::__private::dispatch_unsubscribe::<
+            String,
+            _,
+        >(reg, |key: String| <Inventory>::unwatch(&**client, key))
     }
     fn publish_method(&self) -> ::cluster_client::__private::Option<&str> {
         ::cluster_client::__private::Option::Some("restock")
@@ -232,6 +248,10 @@ impl InventoryCluster {
 impl InventoryCluster {
     /// The stock of an item.
     pub async fn stock_of(&self, item: String) -> Result<u32, InventoryError> {
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <u32 as ::cluster_client::__private::WireResult>::CHECK;
+        let () = <InventoryError as ::cluster_client::__private::InvokeErrorFrom>::CHECK;
+        let () = <InventoryError as ::cluster_client::__private::WireInvokeError>::CHECK;
         ::cluster_client::__private::invoke(
                 ::cluster_client::__private::Clone::clone(&self.handle),
                 "stockOf",
@@ -244,9 +264,10 @@ impl InventoryCluster {
                     (),
                     ::cluster_client::__private::CodecError,
                 > {
-                    __w.arg(&__all.0)?;
+                    __w.arg::<String>(&__all.0)?;
                     ::cluster_client::__private::Result::Ok(())
                 },
+                ::cluster_client::__private::invoke_types::<u32, InventoryError>(),
                 |
                     client: ::cluster_client::__private::Arc<Inventory>,
                     (item,): (String,)|
@@ -256,6 +277,8 @@ impl InventoryCluster {
     }
     /// Records a sale.
     pub fn record_sale(&self, item: String, count: u32) {
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <u32 as ::cluster_client::__private::WireArgument>::CHECK;
         ::cluster_client::__private::invoke_oneway(
             &self.handle,
             "recordSale",
@@ -268,21 +291,25 @@ impl InventoryCluster {
                 (),
                 ::cluster_client::__private::CodecError,
             > {
-                __w.arg(&__all.0)?;
-                __w.arg(&__all.1)?;
+                __w.arg::<String>(&__all.0)?;
+                __w.arg::<u32>(&__all.1)?;
                 ::cluster_client::__private::Result::Ok(())
             },
         )
     }
     /// Stock changes of an item.
     pub fn watch(&self, item: String) -> impl Stream<Item = u32> + Send + 'static {
-        ::cluster_client::__private::subscribe::<_, _, u32>(&self.handle, &item)
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <u32 as ::cluster_client::__private::WireItem>::CHECK;
+        ::cluster_client::__private::subscribe::<_, String, u32>(&self.handle, &item)
     }
     pub fn unwatch(&self, item: String) {
-        ::cluster_client::__private::unsubscribe(&self.handle, &item)
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        ::cluster_client::__private::unsubscribe::<_, String>(&self.handle, &item)
     }
     pub fn restock(&self, delivery: Delivery) {
-        ::cluster_client::__private::publish(&self.handle, &delivery)
+        let () = <Delivery as ::cluster_client::__private::WireArgument>::CHECK;
+        ::cluster_client::__private::publish::<_, Delivery>(&self.handle, &delivery)
     }
     /// Closes the backend connection.
     pub async fn close(&self) {
@@ -292,27 +319,3 @@ impl InventoryCluster {
             .await
     }
 }
-const _: () = {
-    #[allow(dead_code)]
-    fn assertions() {
-        {
-            ::cluster_client::__private::assert_arg::<String>();
-            ::cluster_client::__private::assert_value::<u32>();
-            ::cluster_client::__private::assert_invoke_error::<InventoryError>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<String>();
-            ::cluster_client::__private::assert_arg::<u32>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<String>();
-            ::cluster_client::__private::assert_value::<u32>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<String>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<Delivery>();
-        }
-    }
-};

@@ -68,7 +68,16 @@ where
     > {
         match call.method.as_str() {
             "getData" => {
-                ::cluster_client::__private::dispatch_invoke(
+                let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+                let () = <Data as ::cluster_client::__private::WireResult>::CHECK;
+                let () = <RegistryError as ::cluster_client::__private::InvokeErrorFrom>::CHECK;
+                let () = <RegistryError as ::cluster_client::__private::WireInvokeError>::CHECK;
+                ::cluster_client::__private::dispatch_invoke::<
+                    Data,
+                    RegistryError,
+                    _,
+                    _,
+                >(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
                         let id: String = __args.next::<String>("id")?;
@@ -86,6 +95,7 @@ where
                 )
             }
             "report" => {
+                let () = <Stat as ::cluster_client::__private::WireArgument>::CHECK;
                 ::cluster_client::__private::dispatch_oneway(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
@@ -97,6 +107,7 @@ where
                 )
             }
             "publishRegistration" => {
+                let () = <Registration as ::cluster_client::__private::WireArgument>::CHECK;
                 ::cluster_client::__private::dispatch_oneway(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
@@ -119,21 +130,25 @@ where
         ::cluster_client::__private::ValueStream,
         ::cluster_client::__private::RemoteError,
     > {
-        ::cluster_client::__private::dispatch_subscribe(
-            reg,
-            codec,
-            |key: Topic| <C as Registry>::subscribe(&**client, key),
-        )
+        let () = <Topic as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <Vec<Addr> as ::cluster_client::__private::WireItem>::CHECK;
+        ::cluster_client::__private::dispatch_subscribe::<
+            Topic,
+            Vec<Addr>,
+            _,
+            _,
+        >(reg, codec, |key: Topic| <C as Registry>::subscribe(&**client, key))
     }
     fn unsubscribe(
         &self,
         client: &::cluster_client::__private::Arc<C>,
         reg: ::cluster_client::__private::Value,
     ) -> ::cluster_client::__private::BoxFuture<'static, ()> {
-        ::cluster_client::__private::dispatch_unsubscribe(
-            reg,
-            |key: Topic| <C as Registry>::unsubscribe(&**client, key),
-        )
+        let () = <Topic as ::cluster_client::__private::WireArgument>::CHECK;
+        ::cluster_client::__private::dispatch_unsubscribe::<
+            Topic,
+            _,
+        >(reg, |key: Topic| <C as Registry>::unsubscribe(&**client, key))
     }
     fn publish_method(&self) -> ::cluster_client::__private::Option<&str> {
         ::cluster_client::__private::Option::Some("publishRegistration")
@@ -255,6 +270,10 @@ where
     ) -> impl ::cluster_client::__private::Future<
         Output = Result<Data, RegistryError>,
     > + ::cluster_client::__private::Send {
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <Data as ::cluster_client::__private::WireResult>::CHECK;
+        let () = <RegistryError as ::cluster_client::__private::InvokeErrorFrom>::CHECK;
+        let () = <RegistryError as ::cluster_client::__private::WireInvokeError>::CHECK;
         ::cluster_client::__private::invoke(
             ::cluster_client::__private::Clone::clone(&self.handle),
             "getData",
@@ -267,15 +286,17 @@ where
                 (),
                 ::cluster_client::__private::CodecError,
             > {
-                __w.arg(&__all.0)?;
+                __w.arg::<String>(&__all.0)?;
                 ::cluster_client::__private::Result::Ok(())
             },
+            ::cluster_client::__private::invoke_types::<Data, RegistryError>(),
             |client: ::cluster_client::__private::Arc<C>, (id,): (String,)| async move {
                 <C as Registry>::get_data(&*client, id).await
             },
         )
     }
     fn report(&self, stat: Stat) {
+        let () = <Stat as ::cluster_client::__private::WireArgument>::CHECK;
         ::cluster_client::__private::invoke_oneway(
             &self.handle,
             "report",
@@ -288,19 +309,27 @@ where
                 (),
                 ::cluster_client::__private::CodecError,
             > {
-                __w.arg(&__all.0)?;
+                __w.arg::<Stat>(&__all.0)?;
                 ::cluster_client::__private::Result::Ok(())
             },
         )
     }
     fn subscribe(&self, topic: Topic) -> impl Stream<Item = Vec<Addr>> + Send + 'static {
-        ::cluster_client::__private::subscribe::<_, _, Vec<Addr>>(&self.handle, &topic)
+        let () = <Topic as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <Vec<Addr> as ::cluster_client::__private::WireItem>::CHECK;
+        ::cluster_client::__private::subscribe::<
+            _,
+            Topic,
+            Vec<Addr>,
+        >(&self.handle, &topic)
     }
     fn unsubscribe(&self, topic: Topic) {
-        ::cluster_client::__private::unsubscribe(&self.handle, &topic)
+        let () = <Topic as ::cluster_client::__private::WireArgument>::CHECK;
+        ::cluster_client::__private::unsubscribe::<_, Topic>(&self.handle, &topic)
     }
     fn publish(&self, reg: Registration) {
-        ::cluster_client::__private::publish(&self.handle, &reg)
+        let () = <Registration as ::cluster_client::__private::WireArgument>::CHECK;
+        ::cluster_client::__private::publish::<_, Registration>(&self.handle, &reg)
     }
     fn close(
         &self,
@@ -312,26 +341,3 @@ where
         )
     }
 }
-const _: () = {
-    #[allow(dead_code)]
-    fn assertions() {
-        {
-            ::cluster_client::__private::assert_arg::<String>();
-            ::cluster_client::__private::assert_value::<Data>();
-            ::cluster_client::__private::assert_invoke_error::<RegistryError>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<Stat>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<Topic>();
-            ::cluster_client::__private::assert_value::<Vec<Addr>>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<Topic>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<Registration>();
-        }
-    }
-};

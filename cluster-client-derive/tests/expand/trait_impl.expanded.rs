@@ -64,7 +64,18 @@ impl ::cluster_client::__private::Service for SdkRegistryService {
     > {
         match call.method.as_str() {
             "get" => {
-                ::cluster_client::__private::dispatch_invoke(
+                let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+                let () = <Option<
+                    String,
+                > as ::cluster_client::__private::WireResult>::CHECK;
+                let () = <<MyRegistry as sdk::Registry>::Error as ::cluster_client::__private::InvokeErrorFrom>::CHECK;
+                let () = <<MyRegistry as sdk::Registry>::Error as ::cluster_client::__private::WireInvokeError>::CHECK;
+                ::cluster_client::__private::dispatch_invoke::<
+                    Option<String>,
+                    <MyRegistry as sdk::Registry>::Error,
+                    _,
+                    _,
+                >(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
                         let key: String = __args.next::<String>("key")?;
@@ -82,6 +93,7 @@ impl ::cluster_client::__private::Service for SdkRegistryService {
                 )
             }
             "note" => {
+                let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
                 ::cluster_client::__private::dispatch_oneway(
                     call,
                     move |__args: &mut ::cluster_client::__private::ArgDecoder<'_>| {
@@ -104,11 +116,14 @@ impl ::cluster_client::__private::Service for SdkRegistryService {
         ::cluster_client::__private::ValueStream,
         ::cluster_client::__private::RemoteError,
     > {
-        ::cluster_client::__private::dispatch_subscribe(
-            reg,
-            codec,
-            |key: Topic| <MyRegistry as sdk::Registry>::watch(&**client, key),
-        )
+        let () = <Topic as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <Vec<String> as ::cluster_client::__private::WireItem>::CHECK;
+        ::cluster_client::__private::dispatch_subscribe::<
+            Topic,
+            Vec<String>,
+            _,
+            _,
+        >(reg, codec, |key: Topic| <MyRegistry as sdk::Registry>::watch(&**client, key))
     }
     fn close(
         &self,
@@ -208,6 +223,10 @@ impl SdkRegistryCluster {
 impl sdk::Registry for SdkRegistryCluster {
     type Error = sdk::SdkError;
     async fn get(&self, key: String) -> Result<Option<String>, Self::Error> {
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <Option<String> as ::cluster_client::__private::WireResult>::CHECK;
+        let () = <<MyRegistry as sdk::Registry>::Error as ::cluster_client::__private::InvokeErrorFrom>::CHECK;
+        let () = <<MyRegistry as sdk::Registry>::Error as ::cluster_client::__private::WireInvokeError>::CHECK;
         ::cluster_client::__private::invoke(
                 ::cluster_client::__private::Clone::clone(&self.handle),
                 "get",
@@ -220,9 +239,13 @@ impl sdk::Registry for SdkRegistryCluster {
                     (),
                     ::cluster_client::__private::CodecError,
                 > {
-                    __w.arg(&__all.0)?;
+                    __w.arg::<String>(&__all.0)?;
                     ::cluster_client::__private::Result::Ok(())
                 },
+                ::cluster_client::__private::invoke_types::<
+                    Option<String>,
+                    <MyRegistry as sdk::Registry>::Error,
+                >(),
                 |
                     client: ::cluster_client::__private::Arc<MyRegistry>,
                     (key,): (String,)|
@@ -231,6 +254,7 @@ impl sdk::Registry for SdkRegistryCluster {
             .await
     }
     fn note(&self, text: String) {
+        let () = <String as ::cluster_client::__private::WireArgument>::CHECK;
         ::cluster_client::__private::invoke_oneway(
             &self.handle,
             "note",
@@ -243,13 +267,19 @@ impl sdk::Registry for SdkRegistryCluster {
                 (),
                 ::cluster_client::__private::CodecError,
             > {
-                __w.arg(&__all.0)?;
+                __w.arg::<String>(&__all.0)?;
                 ::cluster_client::__private::Result::Ok(())
             },
         )
     }
     fn watch(&self, topic: Topic) -> impl Stream<Item = Vec<String>> + Send + 'static {
-        ::cluster_client::__private::subscribe::<_, _, Vec<String>>(&self.handle, &topic)
+        let () = <Topic as ::cluster_client::__private::WireArgument>::CHECK;
+        let () = <Vec<String> as ::cluster_client::__private::WireItem>::CHECK;
+        ::cluster_client::__private::subscribe::<
+            _,
+            Topic,
+            Vec<String>,
+        >(&self.handle, &topic)
     }
     async fn close(&self) {
         ::cluster_client::__private::close(
@@ -258,22 +288,3 @@ impl sdk::Registry for SdkRegistryCluster {
             .await
     }
 }
-const _: () = {
-    #[allow(dead_code)]
-    fn assertions() {
-        {
-            ::cluster_client::__private::assert_arg::<String>();
-            ::cluster_client::__private::assert_value::<Option<String>>();
-            ::cluster_client::__private::assert_invoke_error::<
-                <MyRegistry as sdk::Registry>::Error,
-            >();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<String>();
-        }
-        {
-            ::cluster_client::__private::assert_arg::<Topic>();
-            ::cluster_client::__private::assert_value::<Vec<String>>();
-        }
-    }
-};

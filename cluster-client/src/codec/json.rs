@@ -10,7 +10,7 @@ use super::{Codec, CodecError, Direction};
 /// whatever their `Serialize` implementation produces (an array of numbers, a number of
 /// milliseconds).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Json;
+pub(crate) struct Json;
 
 impl Codec for Json {
     fn name(&self) -> &'static str {

@@ -1,9 +1,15 @@
 //! Payload codecs: how invoke arguments, results and pushed values become bytes.
 //!
-//! Every peer of a channel must use the same codec. The default, [`SerializeJson`], is the
-//! format the Node.js `cluster-client` package uses out of the box, so Rust and Node processes
-//! can share a channel with no configuration. [`Json`] is plain `serde_json`, for channels whose
-//! Node peers configure a JSON `transcode`.
+//! Every peer of a channel must use the same codec, chosen with
+//! [`Options::codec`](crate::Options::codec) from the closed set [`PayloadCodec`]. The default,
+//! [`PayloadCodec::SerializeJson`], is the format the Node.js `cluster-client` package uses out
+//! of the box, so Rust and Node processes can share a channel with no configuration;
+//! [`PayloadCodec::Json`] is plain `serde_json`, for channels whose Node peers configure a JSON
+//! `transcode`. A hand-written [`Service`](crate::Service) encodes its results with
+//! [`PayloadCodec::encode`].
+//!
+//! JavaScript values map to [`JsValue`] (which keeps `undefined`, `null`, dates and buffers
+//! apart), dates to [`serialize_json::Date`], buffers to [`Buffer`].
 
 pub mod serialize_json;
 
@@ -14,14 +20,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use js_value::{Buffer, JsValue};
-pub use json::Json;
-pub use serialize_json::SerializeJson;
+pub(crate) use json::Json;
+pub(crate) use serialize_json::SerializeJson;
 
-/// A payload format.
+/// A payload format. Not public: the formats a channel can use are the closed set
+/// [`PayloadCodec`] (every peer, Node ones included, must speak it), so nothing can be plugged
+/// in here.
 ///
 /// Codecs are cheap to clone and are used from many tasks at once. `encode` appends to `out`
 /// (the runtime encodes straight into its output buffers); `decode` reads one whole value.
-pub trait Codec: Clone + Send + Sync + 'static {
+pub(crate) trait Codec: Clone + Send + Sync + 'static {
     /// A short name for logs and errors (`"serialize-json"`, `"json"`).
     fn name(&self) -> &'static str;
 
@@ -45,6 +53,36 @@ pub enum PayloadCodec {
 }
 
 impl PayloadCodec {
+    /// A short name for logs and errors (`"serialize-json"`, `"json"`).
+    pub fn name(&self) -> &'static str {
+        Codec::name(self)
+    }
+
+    /// Appends the encoding of `value` to `out`.
+    ///
+    /// ```
+    /// use cluster_client::codec::PayloadCodec;
+    ///
+    /// let mut out = Vec::new();
+    /// PayloadCodec::Json.encode(&["a", "b"], &mut out)?;
+    /// assert_eq!(out, br#"["a","b"]"#);
+    /// let back: Vec<String> = PayloadCodec::Json.decode(&out)?;
+    /// assert_eq!(back, ["a", "b"]);
+    /// # Ok::<(), cluster_client::codec::CodecError>(())
+    /// ```
+    pub fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        Codec::encode(self, value, out)
+    }
+
+    /// Decodes one value from the whole of `bytes`.
+    pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        Codec::decode(self, bytes)
+    }
+
     /// Parses a codec name as used on the command line or in configuration.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {

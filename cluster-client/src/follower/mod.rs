@@ -20,7 +20,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::codec::{Codec, CodecError};
+use crate::codec::CodecError;
 use crate::error::{Error, RemoteError, WireError};
 use crate::options::Options;
 use crate::outbox::{Outbox, PIPELINE_CHUNK, PushError};

@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use super::server::Shared;
 use super::{Endpoint, Sink, SubscriberId, next_subscriber_id};
-use crate::codec::{Codec, PayloadCodec};
+use crate::codec::PayloadCodec;
 use crate::error::{RemoteError, synthesized_stack};
 use crate::outbox::{Outbox, PIPELINE_CHUNK, PushError};
 use crate::protocol::{

@@ -20,7 +20,7 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::codec::{Codec, CodecError, PayloadCodec};
+use crate::codec::{CodecError, PayloadCodec};
 use crate::core::{Core, Role};
 use crate::error::{Error, RemoteError, WireError};
 use crate::follower::{CallFailure, FollowerConn};

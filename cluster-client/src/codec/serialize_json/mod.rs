@@ -60,20 +60,10 @@ pub use types::{Date, JsError};
 /// Default maximum nesting depth of arrays, objects, buffers and errors.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
 
-/// The serialize-json codec.
-///
-/// ```
-/// use cluster_client::codec::{Codec, SerializeJson};
-///
-/// let codec = SerializeJson::default();
-/// let mut out = Vec::new();
-/// codec.encode(&serde_json::json!({ "success": true }), &mut out).unwrap();
-/// assert_eq!(out, b"success^^^^$0|-1]");
-/// let back: serde_json::Value = codec.decode(&out).unwrap();
-/// assert_eq!(back, serde_json::json!({ "success": true }));
-/// ```
+/// The serialize-json codec (what [`PayloadCodec::SerializeJson`](crate::codec::PayloadCodec)
+/// runs): `{"success": true}` is `success^^^^$0|-1]`.
 #[derive(Debug, Clone, Copy)]
-pub struct SerializeJson {
+pub(crate) struct SerializeJson {
     max_depth: usize,
 }
 
@@ -82,18 +72,6 @@ impl Default for SerializeJson {
         Self {
             max_depth: DEFAULT_MAX_DEPTH,
         }
-    }
-}
-
-impl SerializeJson {
-    /// A codec that rejects values nested deeper than `max_depth`.
-    pub fn with_max_depth(max_depth: usize) -> Self {
-        Self { max_depth }
-    }
-
-    /// The nesting limit of this codec.
-    pub fn max_depth(&self) -> usize {
-        self.max_depth
     }
 }
 
