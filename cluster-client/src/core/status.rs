@@ -4,7 +4,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Core, Role, lock};
-use crate::codec::Codec;
 use crate::error::Error;
 use crate::follower::CallFailure;
 use crate::leader::Endpoint;
