@@ -413,6 +413,7 @@ impl QueueBudget {
 
 #[cfg(test)]
 mod tests {
+    //! Every writer task spawned here is joined by its test before the test ends.
     use super::*;
     use crate::protocol::{FrameCodec, Header, Message};
     use tokio::io::AsyncReadExt;
@@ -522,11 +523,19 @@ mod tests {
         for p in pushers {
             p.join().expect("no push panics");
         }
-        while outbox.queued() != 0 {
+        // The writer releases the connection's count, then the port's: wait for both.
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while outbox.queued() != 0 || budget.used() != 0 {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "counts left: {} / {}",
+                outbox.queued(),
+                budget.used()
+            );
             assert!(outbox.queued() < 1 << 30, "the count never wraps");
+            assert!(budget.used() < 1 << 30, "the port's count never wraps");
             tokio::task::yield_now().await;
         }
-        assert_eq!(budget.used(), 0);
         outbox.close();
         writer.await.unwrap();
     }

@@ -145,6 +145,16 @@ impl<S: Service> Core<S> {
         }
     }
 
+    /// A call of `method` that got no answer within `timeout`.
+    pub(crate) fn timeout_error(&self, method: &str, timeout: std::time::Duration) -> Error {
+        Error::Timeout {
+            channel: self.channel.clone(),
+            method: method.to_owned(),
+            port: self.options.port,
+            timeout,
+        }
+    }
+
     pub(crate) fn closed_error(&self) -> Error {
         Error::Closed {
             channel: self.channel.clone(),

@@ -70,12 +70,7 @@ impl<S: Service> Core<S> {
         timeout: Duration,
     ) -> Result<Option<ChannelStatus>, Error> {
         let deadline = deadline_after(timeout);
-        let timed_out = || Error::Timeout {
-            channel: self.channel.clone(),
-            method: "status".into(),
-            port: self.options.port,
-            timeout,
-        };
+        let timed_out = || self.timeout_error("status", timeout);
         tokio::time::timeout_at(deadline, self.wait_ready())
             .await
             .map_err(|_| timed_out())??;

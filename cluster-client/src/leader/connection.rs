@@ -299,11 +299,7 @@ impl Connection {
                         return None;
                     }
                     if self.outbox.queued() == 0 {
-                        let _ = self.outbox.push_bytes(
-                            Header::response(0, 0),
-                            &Message::HeartbeatRes,
-                            &[],
-                        );
+                        tell_alive(&self.outbox);
                     }
                     let ready = frames
                         .get_ref()
@@ -555,9 +551,7 @@ impl Connection {
         if !ep.is_ready() {
             // Not ready yet: say at once that a leader holds the port (a response no request
             // has, which Node followers ignore), then answer when the real client is ready.
-            let _ = self
-                .outbox
-                .push_bytes(Header::response(0, 0), &Message::HeartbeatRes, &[]);
+            tell_alive(&self.outbox);
         }
         let ready = tokio::select! {
             _ = token.cancelled() => return Ok(()),
@@ -673,6 +667,12 @@ impl Connection {
             .instrument(span),
         );
     }
+}
+
+/// Tells the peer a leader is here: a `heartbeat_res` that answers no request (id 0), which
+/// followers of either kind take as a sign of life and otherwise ignore.
+fn tell_alive(outbox: &Outbox) {
+    let _ = outbox.push_bytes(Header::response(0, 0), &Message::HeartbeatRes, &[]);
 }
 
 /// What answering an invoke needs once the call itself was handed to the real client.

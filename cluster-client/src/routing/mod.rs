@@ -178,12 +178,7 @@ impl<S: Service> Core<S> {
     where
         Fut: Future<Output = L>,
     {
-        let timed_out = || Error::Timeout {
-            channel: self.channel.clone(),
-            method: method.to_owned(),
-            port: self.options.port,
-            timeout,
-        };
+        let timed_out = || self.timeout_error(method, timeout);
         if tokio::time::timeout_at(deadline, self.ordered_barrier())
             .await
             .is_err()
@@ -242,12 +237,9 @@ impl<S: Service> Core<S> {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(self.closed_error()),
                 Err(_) => {
-                    return Err(Error::Timeout {
-                        channel: self.channel.clone(),
-                        method: format!("{method} (no leader elected)"),
-                        port: self.options.port,
-                        timeout,
-                    });
+                    return Err(
+                        self.timeout_error(&format!("{method} (no leader elected)"), timeout)
+                    );
                 }
             }
         }
