@@ -369,10 +369,7 @@ async fn run() -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cluster_client_suite::worker_io::init_logs();
     match tokio::time::timeout(Duration::from_secs(20), run()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {

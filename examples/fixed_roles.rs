@@ -351,10 +351,7 @@ async fn supervisor() -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cluster_client_suite::worker_io::init_logs();
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str| {
         args.iter()

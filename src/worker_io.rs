@@ -20,10 +20,23 @@ pub fn flag(args: &[String], name: &str) -> Option<String> {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (nothing by default), so stdout stays JSON lines.
+///
+/// `RUST_LOG` takes `target=level` pairs and a bare default level, e.g.
+/// `cluster_client=debug,info` (the `env_logger` form, without span filters). A value that
+/// does not parse is reported on stderr and logs nothing.
 pub fn init_logs() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) => spec.parse().unwrap_or_else(|e| {
+            eprintln!("RUST_LOG={spec:?} ignored: {e}");
+            tracing_subscriber::filter::Targets::new()
+        }),
+        Err(_) => tracing_subscriber::filter::Targets::new(),
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
 }
 

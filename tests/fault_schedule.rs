@@ -133,11 +133,18 @@ fn describe(report: &Report) -> String {
 #[test]
 fn random_fault_schedules_keep_the_invariants() {
     run::record_panics();
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_thread_names(true)
-            .with_test_writer()
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let filter: tracing_subscriber::filter::Targets =
+            spec.parse().expect("RUST_LOG: target=level pairs");
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_thread_names(true)
+                    .with_test_writer(),
+            )
+            .with(filter)
             .try_init();
     }
     let single = env_u64("FAULT_SEED");

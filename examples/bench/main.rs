@@ -1,7 +1,7 @@
 //! Load tool: real processes (one leader, N followers) sharing one channel.
 //!
 //! ```text
-//! cargo run --release --example bench -- SCENARIO [--followers N] [--depth D]
+//! cargo run --profile perf --example bench -- SCENARIO [--followers N] [--depth D]
 //!     [--payload BYTES] [--codec serialize-json|json] [--seconds S] [--vs-node]
 //! ```
 //!

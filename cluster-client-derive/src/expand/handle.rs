@@ -67,7 +67,6 @@ pub fn methods_impl(service: &Service<'_>, methods: TokenStream) -> TokenStream 
 fn argument_writers(service: &Service<'_>, m: &Method<'_>) -> (TokenStream, TokenStream) {
     let span = m.ident.span();
     let p = respan(private(service), span);
-    let tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
     if m.args.is_empty() {
         return (
             quote_spanned!(span=> |_: &()| 0u32),
@@ -85,8 +84,8 @@ fn argument_writers(service: &Service<'_>, m: &Method<'_>) -> (TokenStream, Toke
         .position(|a| a.rest.is_some())
         .map(syn::Index::from);
     let arity = match rest {
-        Some(i) => quote_spanned!(span=> |#all: &(#(#tys,)*)| #p::rest_arity(#fixed, &#all.#i)),
-        None => quote_spanned!(span=> |_: &(#(#tys,)*)| #fixed),
+        Some(i) => quote_spanned!(span=> |#all: &_| #p::rest_arity(#fixed, &#all.#i)),
+        None => quote_spanned!(span=> |_: &_| #fixed),
     };
     // Spanned at each argument's type: a type that does not serialize is named there.
     let writes = m.args.iter().enumerate().map(|(i, a)| {
@@ -110,7 +109,7 @@ fn argument_writers(service: &Service<'_>, m: &Method<'_>) -> (TokenStream, Toke
         }
     });
     let write = quote_spanned! {span=>
-        |#all: &(#(#tys,)*), #w: &mut #p::ArgEncoder<'_, '_>| -> #p::Result<(), #p::CodecError> {
+        |#all: &_, #w: &mut #p::ArgEncoder<'_, '_>| -> #p::Result<(), #p::CodecError> {
             #(#writes)*
             #p::Result::Ok(())
         }
@@ -153,7 +152,7 @@ fn method_body(service: &Service<'_>, m: &Method<'_>) -> TokenStream {
                     #arity,
                     #write,
                     #p::invoke_types::<#ok, #err>(),
-                    |#client: #p::Arc<#real>, (#(#args,)*): (#(#tys,)*)| async move {
+                    |#client: #p::Arc<#real>, (#(#args,)*)| async move {
                         #path::#method(&*#client, #(#args),*).await
                     },
                 )

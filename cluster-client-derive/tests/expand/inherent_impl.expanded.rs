@@ -256,9 +256,9 @@ impl InventoryCluster {
                 ::cluster_client::__private::Clone::clone(&self.handle),
                 "stockOf",
                 (item,),
-                |_: &(String,)| 1u32,
+                |_: &_| 1u32,
                 |
-                    __all: &(String,),
+                    __all: &_,
                     __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
                 | -> ::cluster_client::__private::Result<
                     (),
@@ -268,10 +268,9 @@ impl InventoryCluster {
                     ::cluster_client::__private::Result::Ok(())
                 },
                 ::cluster_client::__private::invoke_types::<u32, InventoryError>(),
-                |
-                    client: ::cluster_client::__private::Arc<Inventory>,
-                    (item,): (String,)|
-                async move { <Inventory>::stock_of(&*client, item).await },
+                |client: ::cluster_client::__private::Arc<Inventory>, (item,)| async move {
+                    <Inventory>::stock_of(&*client, item).await
+                },
             )
             .await
     }
@@ -283,9 +282,9 @@ impl InventoryCluster {
             &self.handle,
             "recordSale",
             (item, count),
-            |_: &(String, u32)| 2u32,
+            |_: &_| 2u32,
             |
-                __all: &(String, u32),
+                __all: &_,
                 __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
             | -> ::cluster_client::__private::Result<
                 (),

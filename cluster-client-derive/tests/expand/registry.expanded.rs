@@ -278,9 +278,9 @@ where
             ::cluster_client::__private::Clone::clone(&self.handle),
             "getData",
             (id,),
-            |_: &(String,)| 1u32,
+            |_: &_| 1u32,
             |
-                __all: &(String,),
+                __all: &_,
                 __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
             | -> ::cluster_client::__private::Result<
                 (),
@@ -290,7 +290,7 @@ where
                 ::cluster_client::__private::Result::Ok(())
             },
             ::cluster_client::__private::invoke_types::<Data, RegistryError>(),
-            |client: ::cluster_client::__private::Arc<C>, (id,): (String,)| async move {
+            |client: ::cluster_client::__private::Arc<C>, (id,)| async move {
                 <C as Registry>::get_data(&*client, id).await
             },
         )
@@ -301,9 +301,9 @@ where
             &self.handle,
             "report",
             (stat,),
-            |_: &(Stat,)| 1u32,
+            |_: &_| 1u32,
             |
-                __all: &(Stat,),
+                __all: &_,
                 __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
             | -> ::cluster_client::__private::Result<
                 (),

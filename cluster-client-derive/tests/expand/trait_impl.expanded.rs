@@ -231,9 +231,9 @@ impl sdk::Registry for SdkRegistryCluster {
                 ::cluster_client::__private::Clone::clone(&self.handle),
                 "get",
                 (key,),
-                |_: &(String,)| 1u32,
+                |_: &_| 1u32,
                 |
-                    __all: &(String,),
+                    __all: &_,
                     __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
                 | -> ::cluster_client::__private::Result<
                     (),
@@ -246,10 +246,9 @@ impl sdk::Registry for SdkRegistryCluster {
                     Option<String>,
                     <MyRegistry as sdk::Registry>::Error,
                 >(),
-                |
-                    client: ::cluster_client::__private::Arc<MyRegistry>,
-                    (key,): (String,)|
-                async move { <MyRegistry as sdk::Registry>::get(&*client, key).await },
+                |client: ::cluster_client::__private::Arc<MyRegistry>, (key,)| async move {
+                    <MyRegistry as sdk::Registry>::get(&*client, key).await
+                },
             )
             .await
     }
@@ -259,9 +258,9 @@ impl sdk::Registry for SdkRegistryCluster {
             &self.handle,
             "note",
             (text,),
-            |_: &(String,)| 1u32,
+            |_: &_| 1u32,
             |
-                __all: &(String,),
+                __all: &_,
                 __w: &mut ::cluster_client::__private::ArgEncoder<'_, '_>,
             | -> ::cluster_client::__private::Result<
                 (),

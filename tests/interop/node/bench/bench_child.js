@@ -1,6 +1,6 @@
 'use strict';
 
-// The Node side of `cargo run --release --example bench -- SCENARIO --vs-node`: one child
+// The Node side of `cargo run --profile perf --example bench -- SCENARIO --vs-node`: one child
 // process of the benchmark, driven like the Rust children (examples/bench/child.rs) with the
 // same flags, JSON-line commands and events, payloads, histogram buckets and clock.
 //

@@ -12,10 +12,16 @@ mod plain {
         fn report(&self, value: u64);
 
         #[delegate(invoke)]
-        async fn total(&self, name: ::std::string::String) -> ::std::result::Result<u64, super::Failure>;
+        async fn total(
+            &self,
+            name: ::std::string::String,
+        ) -> ::std::result::Result<u64, super::Failure>;
 
         #[delegate(subscribe)]
-        fn watch(&self, name: ::std::string::String) -> impl ::shared_client::__private::Stream<Item = u64> + ::std::marker::Send + 'static;
+        fn watch(
+            &self,
+            name: ::std::string::String,
+        ) -> impl ::shared_client::__private::Stream<Item = u64> + ::std::marker::Send + 'static;
 
         #[delegate(close)]
         async fn close(&self);

@@ -86,5 +86,8 @@ async fn main() {
         .await
         .unwrap();
     assert!(registry.is_leader());
-    assert_eq!(use_it(&registry).await.unwrap(), vec!["svc".to_owned(), "svc".to_owned()]);
+    assert_eq!(
+        use_it(&registry).await.unwrap(),
+        vec!["svc".to_owned(), "svc".to_owned()]
+    );
 }

@@ -68,8 +68,14 @@ async fn main() {
         .create(|| async { Ok::<_, String>(MyRegistry) })
         .await
         .unwrap();
-    assert_eq!(assert_send(registry.get("a".into())).await, Ok(Some("A".into())));
-    assert_eq!(registry.get("bad".into()).await, Err(sdk::SdkError("bad key".into())));
+    assert_eq!(
+        assert_send(registry.get("a".into())).await,
+        Ok(Some("A".into()))
+    );
+    assert_eq!(
+        registry.get("bad".into()).await,
+        Err(sdk::SdkError("bad key".into()))
+    );
     registry.register("k".into(), "v".into());
     assert_eq!(MyRegistry.describe(), "my registry");
     assert_eq!(registry.describe(), "an sdk registry");

@@ -45,6 +45,8 @@ impl Inventory {
         Ok(extra)
     }
 
+    // The `impl Future` form is what this case checks.
+    #[allow(clippy::manual_async_fn)]
     #[delegate(invoke)]
     pub fn ping(&self) -> impl std::future::Future<Output = Result<(), InventoryError>> + Send {
         async { Ok(()) }
@@ -82,7 +84,10 @@ async fn main() {
         .await
         .unwrap();
     assert!(inventory.is_leader());
-    assert_eq!(assert_send(inventory.stock_of("apple".into(), 2)).await, Ok(5));
+    assert_eq!(
+        assert_send(inventory.stock_of("apple".into(), 2)).await,
+        Ok(5)
+    );
     assert_eq!(
         inventory.stock_of(String::new(), 2).await,
         Err(InventoryError("no item".into()))

@@ -1,7 +1,7 @@
 //! Publishing again the publication remembered last while N are remembered (a publication's
 //! key is its whole value, as in Node): the bookkeeping must not grow with N.
 //!
-//! `cargo bench --bench publish -p cluster-client`
+//! `cargo bench -p cluster-client-benches --bench publish`
 
 use std::hint::black_box;
 use std::sync::Arc;

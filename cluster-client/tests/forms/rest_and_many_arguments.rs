@@ -39,8 +39,22 @@ pub trait Variadic: Send + Sync + 'static {
     #[allow(clippy::too_many_arguments)]
     async fn sixteen(
         &self,
-        a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8, h: u8,
-        i: u8, j: u8, k: u8, l: u8, m: u8, n: u8, o: u8, p: u8,
+        a: u8,
+        b: u8,
+        c: u8,
+        d: u8,
+        e: u8,
+        f: u8,
+        g: u8,
+        h: u8,
+        i: u8,
+        j: u8,
+        k: u8,
+        l: u8,
+        m: u8,
+        n: u8,
+        o: u8,
+        p: u8,
     ) -> Result<u32, Failure>;
 }
 
@@ -53,10 +67,27 @@ impl Variadic for Real {
     fn log(&self, _level: u8, _parts: Vec<String>) {}
     async fn sixteen(
         &self,
-        a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8, h: u8,
-        i: u8, j: u8, k: u8, l: u8, m: u8, n: u8, o: u8, p: u8,
+        a: u8,
+        b: u8,
+        c: u8,
+        d: u8,
+        e: u8,
+        f: u8,
+        g: u8,
+        h: u8,
+        i: u8,
+        j: u8,
+        k: u8,
+        l: u8,
+        m: u8,
+        n: u8,
+        o: u8,
+        p: u8,
     ) -> Result<u32, Failure> {
-        Ok([a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p].iter().map(|x| *x as u32).sum())
+        Ok([a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p]
+            .iter()
+            .map(|x| *x as u32)
+            .sum())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Payload codecs on a 16-byte string and a ~4 KiB JSON-like object: encode, decode, and both.
 //!
-//! `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p cluster-client-benches --bench codec -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 

@@ -8,7 +8,10 @@ extern crate std;
 /// A trait from "elsewhere", written without the prelude.
 pub trait Metrics {
     fn report(&self, value: u64);
-    fn total(&self, name: ::std::string::String) -> impl ::std::future::Future<Output = ::std::result::Result<u64, Failure>> + ::std::marker::Send;
+    fn total(
+        &self,
+        name: ::std::string::String,
+    ) -> impl ::std::future::Future<Output = ::std::result::Result<u64, Failure>> + ::std::marker::Send;
 }
 
 mod inherent {
@@ -22,12 +25,19 @@ mod inherent {
         }
 
         #[delegate(invoke)]
-        pub async fn total(&self, name: ::std::string::String) -> ::std::result::Result<u64, super::Failure> {
+        pub async fn total(
+            &self,
+            name: ::std::string::String,
+        ) -> ::std::result::Result<u64, super::Failure> {
             ::std::result::Result::Ok(name.len() as u64)
         }
 
         #[delegate(subscribe)]
-        pub fn watch(&self, name: ::std::string::String) -> impl ::shared_client::__private::Stream<Item = u64> + ::std::marker::Send + 'static {
+        pub fn watch(
+            &self,
+            name: ::std::string::String,
+        ) -> impl ::shared_client::__private::Stream<Item = u64> + ::std::marker::Send + 'static
+        {
             let _ = name;
             ::shared_client::__private::stub_stream::<u64>()
         }
@@ -50,7 +60,10 @@ mod overridden {
         }
 
         #[delegate(invoke)]
-        async fn total(&self, name: ::std::string::String) -> ::std::result::Result<u64, super::Failure> {
+        async fn total(
+            &self,
+            name: ::std::string::String,
+        ) -> ::std::result::Result<u64, super::Failure> {
             ::std::result::Result::Ok(name.len() as u64)
         }
     }
