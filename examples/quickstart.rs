@@ -2,7 +2,7 @@
 //! noticing.
 //!
 //! ```text
-//! cargo run --release --example quickstart
+//! cargo run --example quickstart
 //! ```
 //!
 //! The program starts a small key/value backend (a TCP server that counts its client

@@ -136,7 +136,7 @@ impl<S: Service> Core<S> {
         match role {
             Role::Leading { leader, .. } => {
                 let replay = leader.subscribe_local(
-                    key.to_owned(),
+                    key.into(),
                     entry.reg.clone(),
                     self.local_id,
                     self.local_sink(),

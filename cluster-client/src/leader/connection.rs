@@ -135,7 +135,7 @@ pub(crate) async fn serve_connection(
         }
         conn.calls.abort_all();
         if let Some(ep) = &conn.registered {
-            let keys: Vec<String> = conn.keys.drain().collect();
+            let keys: Vec<Arc<str>> = conn.keys.drain().collect();
             ep.drop_subscriber(&keys, conn.id);
             ep.follower_count(false);
             if let Some(follower) = &conn.follower {
@@ -164,7 +164,7 @@ struct Connection {
     registered: Option<Arc<dyn Endpoint>>,
     id: SubscriberId,
     /// The keys this connection subscribes to.
-    keys: HashSet<String>,
+    keys: HashSet<Arc<str>>,
     max_keys: usize,
     /// Invokes still running for this connection.
     calls: TaskSet,
@@ -469,7 +469,7 @@ impl Connection {
                 }
             }
             Message::Subscribe { reg, .. } => {
-                let key = subscription_key(&reg);
+                let key: Arc<str> = subscription_key(&reg).into();
                 if !self.keys.contains(&key) {
                     if self.keys.len() >= self.max_keys {
                         let max = self.max_keys;
@@ -488,7 +488,7 @@ impl Connection {
             }
             Message::Unsubscribe { reg, .. } => {
                 let key = subscription_key(&reg);
-                if self.keys.remove(&key) {
+                if self.keys.remove(key.as_str()) {
                     ep.unsubscribe(&key, self.id);
                 }
             }

@@ -64,10 +64,10 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
         seq: u64,
         call: Call,
     ) -> Option<BoxFuture<'static, Result<Vec<u8>, InvokeError>>>;
-    fn subscribe(&self, key: String, reg: Value, id: SubscriberId, sink: Sink);
+    fn subscribe(&self, key: Arc<str>, reg: Value, id: SubscriberId, sink: Sink);
     fn unsubscribe(&self, key: &str, id: SubscriberId);
     /// Removes a follower connection from every key it held.
-    fn drop_subscriber(&self, keys: &[String], id: SubscriberId);
+    fn drop_subscriber(&self, keys: &[Arc<str>], id: SubscriberId);
     /// A follower registered (`true`) or its connection closed (`false`).
     fn follower_count(&self, joined: bool);
     /// Makes connection `conn`, whose end `done` tells, the current one of `follower`;
@@ -86,7 +86,7 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
 
 /// One channel's leader.
 pub(crate) struct ChannelLeader<S: Service> {
-    channel: String,
+    channel: Arc<str>,
     instance_id: String,
     service: Arc<S>,
     options: Options,
@@ -106,7 +106,7 @@ impl<S: Service> ChannelLeader<S> {
     pub(crate) fn new(channel: String, service: Arc<S>, options: Options) -> Arc<Self> {
         let subscriptions = Arc::new(SubscriptionRegistry::new(options.broadcast));
         Arc::new(Self {
-            channel,
+            channel: channel.into(),
             instance_id: new_instance_id(),
             service,
             options,
@@ -139,12 +139,12 @@ impl<S: Service> ChannelLeader<S> {
 
     /// Starts the real client's subscription for a new key, on a task of this leader: the
     /// real client's `subscribe` runs there, outside every lock.
-    fn start_upstream(&self, key: &str, reg: Value, generation: u64) {
+    fn start_upstream(&self, key: &Arc<str>, reg: Value, generation: u64) {
         let Some(client) = self.client() else { return };
         let service = self.service.clone();
         let codec = self.options.codec.clone();
         let registry = Arc::downgrade(&self.subscriptions);
-        let owned_key = key.to_owned();
+        let owned_key = key.clone();
         let channel = self.channel.clone();
         let refusals = self.refusals.clone();
         let task = self.tasks.spawn(async move {
@@ -210,10 +210,11 @@ impl<S: Service> ChannelLeader<S> {
         };
         let service = self.service.clone();
         let channel = self.channel.clone();
+        let reg = gone.reg();
         // Reached from `Drop` of a subscription stream, possibly after the runtime is gone:
         // then there is nothing left to tell (the task set spawns nothing).
         self.tasks.spawn(async move {
-            let fut = AssertUnwindSafe(async move { service.unsubscribe(&client, gone.reg).await });
+            let fut = AssertUnwindSafe(async move { service.unsubscribe(&client, reg).await });
             if fut.catch_unwind().await.is_err() {
                 tracing::error!(%channel, "the real client's unsubscribe panicked");
             }
@@ -224,12 +225,12 @@ impl<S: Service> ChannelLeader<S> {
     /// delivering it (the caller may hold locks a delivery would need).
     pub(crate) fn subscribe_local(
         &self,
-        key: String,
+        key: Arc<str>,
         reg: Value,
         id: SubscriberId,
         sink: Sink,
     ) -> Option<Bytes> {
-        let added = self.subscriptions.add(&key, reg.clone(), id, sink);
+        let added = self.subscriptions.add(&key, &reg, id, sink);
         if let Some(generation) = added.start {
             self.start_upstream(&key, reg, generation);
         }
@@ -331,7 +332,7 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
         Some(self.invoke(call))
     }
 
-    fn subscribe(&self, key: String, reg: Value, id: SubscriberId, sink: Sink) {
+    fn subscribe(&self, key: Arc<str>, reg: Value, id: SubscriberId, sink: Sink) {
         if let Some(value) = self.subscribe_local(key.clone(), reg, id, sink.clone()) {
             SubscriptionRegistry::replay(&key, &sink, &value);
         }
@@ -343,8 +344,11 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
         }
     }
 
-    fn drop_subscriber(&self, keys: &[String], id: SubscriberId) {
-        for gone in self.subscriptions.remove_keys(keys, id) {
+    fn drop_subscriber(&self, keys: &[Arc<str>], id: SubscriberId) {
+        for gone in self
+            .subscriptions
+            .remove_keys(keys.iter().map(|k| &**k), id)
+        {
             self.abandon(gone);
         }
     }
@@ -385,7 +389,7 @@ impl<S: Service> Endpoint for ChannelLeader<S> {
 
     fn status(&self, port: u16, connections: usize, queued_bytes: usize) -> ChannelStatus {
         ChannelStatus {
-            channel: self.channel.clone(),
+            channel: self.channel.to_string(),
             port,
             leader_pid: std::process::id(),
             leader_id: self.instance_id.clone(),

@@ -70,7 +70,9 @@ impl Sink {
 }
 
 struct Topic {
-    reg: Value,
+    /// The registration as compact JSON, parsed again only for the real client's
+    /// `unsubscribe` (a `Value` costs several allocations per key; this costs one).
+    reg: Box<str>,
     /// Tells this topic from an earlier one of the same key.
     generation: u64,
     subscribers: Vec<(SubscriberId, Sink)>,
@@ -83,11 +85,17 @@ struct Topic {
 /// A key nobody subscribes to any more: stop its upstream subscription and tell the real
 /// client.
 pub(crate) struct Abandoned {
-    pub(crate) reg: Value,
+    reg: Box<str>,
     upstream: Option<AbortHandle>,
 }
 
 impl Abandoned {
+    /// The registration the key was subscribed with.
+    pub(crate) fn reg(&self) -> Value {
+        // Written by `serde_json` from a `Value` (see `add`), so it parses back to the same one.
+        serde_json::from_str(&self.reg).unwrap_or(Value::Null)
+    }
+
     pub(crate) fn stop(&self) {
         if let Some(h) = &self.upstream {
             h.abort();
@@ -111,7 +119,8 @@ pub(crate) struct Oversized {
 }
 
 pub(crate) struct SubscriptionRegistry {
-    topics: Mutex<HashMap<String, Topic>>,
+    /// Keyed by the same `Arc<str>` the subscribing connection keeps in its own key set.
+    topics: Mutex<HashMap<Arc<str>, Topic>>,
     broadcast: bool,
     generations: AtomicU64,
 }
@@ -125,14 +134,14 @@ impl SubscriptionRegistry {
         }
     }
 
-    fn topics(&self) -> std::sync::MutexGuard<'_, HashMap<String, Topic>> {
+    fn topics(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Topic>> {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds a subscriber. Nothing is delivered here, so callers may hold their own locks.
-    pub(crate) fn add(&self, key: &str, reg: Value, id: SubscriberId, sink: Sink) -> Added {
+    pub(crate) fn add(&self, key: &Arc<str>, reg: &Value, id: SubscriberId, sink: Sink) -> Added {
         let mut topics = self.topics();
-        match topics.get_mut(key) {
+        match topics.get_mut(&**key) {
             Some(topic) => {
                 if topic.subscribers.iter().any(|(s, _)| *s == id) {
                     return Added {
@@ -149,9 +158,9 @@ impl SubscriptionRegistry {
             None => {
                 let generation = self.generations.fetch_add(1, Ordering::Relaxed);
                 topics.insert(
-                    key.to_owned(),
+                    key.clone(),
                     Topic {
-                        reg,
+                        reg: reg.to_string().into_boxed_str(),
                         generation,
                         subscribers: vec![(id, sink)],
                         last: None,
@@ -240,18 +249,18 @@ impl SubscriptionRegistry {
     /// Removes a subscriber from the given keys (its connection closed).
     pub(crate) fn remove_keys<'k>(
         &self,
-        keys: impl IntoIterator<Item = &'k String>,
+        keys: impl IntoIterator<Item = &'k str>,
         id: SubscriberId,
     ) -> Vec<Abandoned> {
         let mut topics = self.topics();
         let mut gone = Vec::new();
         for key in keys {
-            let Some(topic) = topics.get_mut(key.as_str()) else {
+            let Some(topic) = topics.get_mut(key) else {
                 continue;
             };
             topic.subscribers.retain(|(s, _)| *s != id);
             if topic.subscribers.is_empty() {
-                if let Some(topic) = topics.remove(key.as_str()) {
+                if let Some(topic) = topics.remove(key) {
                     gone.push(Abandoned {
                         reg: topic.reg,
                         upstream: topic.upstream,

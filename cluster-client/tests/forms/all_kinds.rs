@@ -78,7 +78,7 @@ pub async fn use_it(registry: &RegistryCluster<Real>) -> Result<Vec<String>, Reg
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     // Single mode: no networking, this process serves itself.
     let registry = RegistryCluster::builder()
         .single_mode(true)

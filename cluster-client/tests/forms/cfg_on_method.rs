@@ -27,4 +27,4 @@ pub fn use_it(metrics: &MetricsCluster<Real>) {
     metrics.always_compiled(2);
 }
 
-fn main() {}
+pub fn main() {}

@@ -75,7 +75,7 @@ fn assert_send<T: Send>(t: T) -> T {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     let real = Inventory::connect(3);
     assert_eq!(real.describe(), "3 in stock");
     let inventory: InventoryCluster = InventoryCluster::builder()

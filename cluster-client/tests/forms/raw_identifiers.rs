@@ -21,4 +21,4 @@ pub fn use_it(handle: &TraitCluster<Real>) {
     handle.r#match(1, 2);
 }
 
-fn main() {}
+pub fn main() {}

@@ -19,7 +19,7 @@ impl Registry for Real {
     fn publish_address(&self, _address: String) {}
 }
 
-fn main() {
+pub fn main() {
     let service = RegistryService::<Real>::new();
     assert_eq!(service.channel_name(), "RegistryClient");
     assert_eq!(service.publish_method(), Some("publishAddress"));

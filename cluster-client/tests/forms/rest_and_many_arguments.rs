@@ -92,7 +92,7 @@ impl Variadic for Real {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub async fn main() {
     let handle = VariadicCluster::builder()
         .single_mode(true)
         .create(|| async { Ok::<_, String>(Real) })

@@ -61,7 +61,7 @@ fn assert_send<T: Send>(t: T) -> T {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     use sdk::Registry as _;
     let registry: RegistryCluster = RegistryCluster::builder()
         .single_mode(true)

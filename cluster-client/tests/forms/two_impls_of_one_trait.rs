@@ -26,7 +26,7 @@ fn report_to(metrics: &impl Metrics) {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     let primary: PrimaryMetricsCluster = PrimaryMetricsCluster::builder()
         .single_mode(true)
         .create(|| async { Ok::<_, String>(Primary) })
