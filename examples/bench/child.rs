@@ -1,5 +1,6 @@
-//! The Rust child processes: `leader`, `follower` and `member` (failover: competes for the
-//! port) run the bench client through the runtime; `echo-server` and `echo-client` are the raw
+//! The Rust child processes: `leader`, `follower`, `member` (failover: competes for the
+//! port) and `keys-member` (the `keys` scenario: competes for the port, subscribes to many keys)
+//! run the bench client through the runtime; `echo-server` and `echo-client` are the raw
 //! TCP floor. Each prints `{"event":"ready",...}` and then answers JSON-line commands on stdin;
 //! all of them exit when stdin closes.
 
@@ -24,12 +25,74 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
-use crate::common::{Big, Fan, Hist, Tick, big, emit, flag, mono_ns, small};
+use crate::common::{
+    Big, Fan, Hist, KeyVal, Payload, Tick, big, big_items, emit, flag, mono_ns, payload, small,
+};
 
 /// The bench's "real client": `echo` answers at once; `subscribe` streams whatever
-/// [`Emitter::emit`] is given.
+/// [`Emitter::emit`] is given, or, in the `keys` scenario, the subscribed key's values.
 pub struct BenchClient {
     emitter: Arc<Emitter>,
+    keys: Option<Arc<KeyStore>>,
+}
+
+/// The `keys` scenario's backend state: per key, its version and the one sender of the stream
+/// the runtime opened for it (the runtime opens one real-client subscription per key). Kept lean
+/// on purpose: its memory is part of the leader RSS per key that the scenario reports.
+pub struct KeyStore {
+    codec: PayloadCodec,
+    payload: Payload,
+    keys: Mutex<HashMap<Box<str>, KeyEntry>>,
+}
+
+/// One key of a [`KeyStore`]: its version and the sender feeding its subscription.
+type KeyEntry = (u64, mpsc::UnboundedSender<Vec<u8>>);
+
+impl KeyStore {
+    fn new(codec: PayloadCodec, payload: Payload) -> Self {
+        Self {
+            codec,
+            payload,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn encode(&self, version: u64, change: bool) -> Vec<u8> {
+        let v = KeyVal {
+            p: std::process::id(),
+            s: version,
+            t: mono_ns(),
+            c: u8::from(change),
+            d: &self.payload,
+        };
+        let mut out = Vec::with_capacity(64);
+        let _ = self.codec.encode(&v, &mut out);
+        out
+    }
+
+    /// A new subscription to `reg.key`: answered at once with the key's current value.
+    fn stream(&self, reg: &Value) -> Result<ValueStream, RemoteError> {
+        let key = reg["key"].as_str().ok_or_else(|| {
+            RemoteError::new("ArgumentError", format!("keys: no \"key\" in {reg}"))
+        })?;
+        let (tx, rx) = mpsc::unbounded();
+        let mut keys = self.keys.lock().unwrap();
+        let version = keys.get(key).map_or(0, |e| e.0);
+        let _ = tx.unbounded_send(self.encode(version, false));
+        keys.insert(key.into(), (version, tx));
+        Ok(Box::pin(rx.map(Ok)))
+    }
+
+    /// Changes `key` (a new version) and pushes it; false when nobody subscribed to it.
+    fn change(&self, key: &str) -> bool {
+        let mut keys = self.keys.lock().unwrap();
+        let Some(entry) = keys.get_mut(key) else {
+            return false;
+        };
+        entry.0 += 1;
+        let value = self.encode(entry.0, true);
+        entry.1.unbounded_send(value).is_ok()
+    }
 }
 
 /// Feeds the real client's subscription streams (the runtime opens one per key).
@@ -106,10 +169,13 @@ impl Service for BenchService {
     fn subscribe(
         &self,
         client: &Arc<BenchClient>,
-        _reg: Value,
+        reg: Value,
         _codec: &PayloadCodec,
     ) -> Result<ValueStream, RemoteError> {
-        Ok(client.emitter.stream())
+        match &client.keys {
+            Some(keys) => keys.stream(&reg),
+            None => Ok(client.emitter.stream()),
+        }
     }
 }
 
@@ -117,11 +183,19 @@ struct Params {
     role: String,
     port: u16,
     codec: PayloadCodec,
-    big: bool,
+    /// `--payload` in bytes.
+    payload: usize,
+    /// Items of the object payload; `None` for the 16-byte string.
+    items: Option<u32>,
     depth: usize,
+    /// `--index`: the member's number, naming its keys (`k/<index>/<i>`).
+    index: u64,
 }
 
 fn params(args: &[String]) -> Params {
+    let payload: usize = flag(args, "--payload")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(16);
     Params {
         role: flag(args, "--child").unwrap_or_default(),
         port: flag(args, "--port")
@@ -130,10 +204,14 @@ fn params(args: &[String]) -> Params {
         codec: flag(args, "--codec")
             .and_then(|c| PayloadCodec::from_name(&c))
             .unwrap_or_default(),
-        big: flag(args, "--payload").as_deref() == Some("4096"),
+        payload,
+        items: (payload > 16).then(|| big_items(payload)),
         depth: flag(args, "--depth")
             .and_then(|d| d.parse().ok())
             .unwrap_or(1),
+        index: flag(args, "--index")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0),
     }
 }
 
@@ -186,9 +264,13 @@ fn stdin_lines() -> tokio::io::Lines<BufReader<tokio::io::Stdin>> {
 
 async fn cluster_role(p: Params) {
     let emitter = Arc::new(Emitter::new(p.codec.clone()));
-    let mut builder = Builder::new(BenchService { big: p.big })
-        .port(p.port)
-        .codec(p.codec.clone());
+    let keys = (p.role == "keys-member")
+        .then(|| Arc::new(KeyStore::new(p.codec.clone(), payload(p.payload))));
+    let mut builder = Builder::new(BenchService {
+        big: p.items.is_some(),
+    })
+    .port(p.port)
+    .codec(p.codec.clone());
     builder = match p.role.as_str() {
         "leader" => builder.is_leader(true),
         "follower" => builder.is_leader(false),
@@ -196,9 +278,11 @@ async fn cluster_role(p: Params) {
     };
     let ticker = p.role == "member";
     let em = emitter.clone();
+    let store = keys.clone();
     let created = builder
         .create(move || {
             let em = em.clone();
+            let keys = store.clone();
             async move {
                 emit(&json!({"event": "leader", "t": mono_ns(), "pid": std::process::id()}));
                 if ticker {
@@ -212,7 +296,7 @@ async fn cluster_role(p: Params) {
                         }
                     });
                 }
-                Ok::<_, String>(BenchClient { emitter: em })
+                Ok::<_, String>(BenchClient { emitter: em, keys })
             }
         })
         .await;
@@ -229,12 +313,17 @@ async fn cluster_role(p: Params) {
         "leader": handle.is_leader(),
         "t": mono_ns(),
     }));
-    match (p.role.as_str(), p.big) {
-        ("leader", true) => leader_loop(emitter, Arc::new(big())).await,
-        ("leader", false) => leader_loop(emitter, Arc::new(small())).await,
+    match (p.role.as_str(), p.items) {
+        ("leader", Some(n)) => leader_loop(emitter, Arc::new(big(n))).await,
+        ("leader", None) => leader_loop(emitter, Arc::new(small())).await,
         ("member", _) => member_loop(handle).await,
-        (_, true) => follower_loop(handle, Arc::new(big()), p.depth).await,
-        (_, false) => follower_loop(handle, Arc::new(small()), p.depth).await,
+        ("keys-member", _) => {
+            if let Some(store) = keys {
+                keys_member_loop(handle, store, p.index).await
+            }
+        }
+        (_, Some(n)) => follower_loop(handle, Arc::new(big(n)), p.depth).await,
+        (_, None) => follower_loop(handle, Arc::new(small()), p.depth).await,
     }
 }
 
@@ -524,6 +613,113 @@ async fn member_loop(handle: Handle<BenchService>) {
     }
 }
 
+/// What a `keys-member` knows about its own subscriptions, per key index.
+struct KeysSeen {
+    /// The pid of the leader that sent the key's latest value (0: none yet).
+    pid: Vec<u32>,
+    /// When the first value from that pid arrived (`mono_ns`).
+    since: Vec<u64>,
+    /// Keys that delivered at least one value.
+    delivered: usize,
+}
+
+/// A `keys` participant: competes for the port; `subscribe` opens `k` subscriptions
+/// (`k/<index>/<i>`) and says `subscribed` once each delivered a value; every change pushed by
+/// the leader is reported as `changed` with its latency; `change` (on the leader) changes one
+/// key; `report` says when every key last got a value from a leader other than `dead`.
+async fn keys_member_loop(handle: Handle<BenchService>, store: Arc<KeyStore>, index: u64) {
+    let seen = Arc::new(Mutex::new(KeysSeen {
+        pid: Vec::new(),
+        since: Vec::new(),
+        delivered: 0,
+    }));
+    let mut watcher: Option<tokio::task::JoinHandle<()>> = None;
+    let mut lines = stdin_lines();
+    while let Some(cmd) = next_cmd(&mut lines).await {
+        match cmd["cmd"].as_str().unwrap_or("") {
+            "subscribe" => {
+                let k = cmd["k"].as_u64().unwrap_or(0) as usize;
+                let mut streams = Vec::with_capacity(k);
+                let mut failed = None;
+                for i in 0..k {
+                    let key = format!("k/{index}/{i}");
+                    match handle.subscribe::<_, KeyVal<Payload>>(&json!({ "key": key })) {
+                        Ok(s) => streams.push(Box::pin(s.map(move |v| (i, v)))),
+                        Err(e) => {
+                            failed = Some(format!("subscribing {key}: {e}"));
+                            break;
+                        }
+                    }
+                }
+                if let Some(message) = failed {
+                    emit(&json!({"event": "error", "message": message}));
+                    continue;
+                }
+                {
+                    let mut s = seen.lock().unwrap();
+                    s.pid = vec![0; k];
+                    s.since = vec![0; k];
+                    s.delivered = 0;
+                }
+                let seen = seen.clone();
+                let mut all = futures::stream::select_all(streams);
+                watcher = Some(tokio::spawn(async move {
+                    while let Some((i, v)) = all.next().await {
+                        let now = mono_ns();
+                        let mut s = seen.lock().unwrap();
+                        if s.pid[i] == 0 {
+                            s.delivered += 1;
+                            if s.delivered == k {
+                                emit(&json!({"event": "subscribed", "t": now}));
+                            }
+                        }
+                        if s.pid[i] != v.p {
+                            s.pid[i] = v.p;
+                            s.since[i] = now;
+                        }
+                        if v.c == 1 {
+                            emit(&json!({"event": "changed", "i": i, "s": v.s,
+                                "lat_ns": now.saturating_sub(v.t)}));
+                        }
+                    }
+                }));
+            }
+            "change" => {
+                let key = cmd["key"].as_str().unwrap_or("");
+                if !store.change(key) {
+                    emit(&json!({"event": "error",
+                        "message": format!("change {key}: no subscription to it here")}));
+                }
+            }
+            "report" => {
+                let t0 = cmd["t0"].as_u64().unwrap_or(0);
+                let dead = cmd["dead"].as_u64().unwrap_or(0) as u32;
+                let s = seen.lock().unwrap();
+                let mut missing = 0;
+                let mut done = 0;
+                for (pid, since) in s.pid.iter().zip(&s.since) {
+                    if *pid == 0 || *pid == dead || *since < t0 {
+                        missing += 1;
+                    } else {
+                        done = done.max(*since);
+                    }
+                }
+                emit(&json!({
+                    "event": "keys_report",
+                    "missing": missing,
+                    "done_t": if missing == 0 { Some(done) } else { None },
+                    "leader": handle.is_leader(),
+                }));
+            }
+            "exit" => break,
+            _ => {}
+        }
+    }
+    if let Some(w) = watcher {
+        w.abort();
+    }
+}
+
 /// The floor: reads frames and answers each with an `invoke_result` carrying its payload.
 async fn echo_server(p: Params) {
     let listener = TcpListener::bind(("127.0.0.1", p.port))
@@ -583,8 +779,8 @@ async fn echo_client(p: Params) {
     let mut args = Vec::new();
     {
         let mut w = ArgsWriter::new(&mut args);
-        if p.big {
-            w.push(|o| p.codec.encode(&big(), o)).expect("encode");
+        if let Some(n) = p.items {
+            w.push(|o| p.codec.encode(&big(n), o)).expect("encode");
         } else {
             w.push(|o| p.codec.encode(&small(), o)).expect("encode");
         }

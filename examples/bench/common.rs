@@ -118,7 +118,8 @@ impl Hist {
     }
 }
 
-/// The ~4 KiB JSON-like object (`--payload 4096`), built identically by `bench_child.js`.
+/// The JSON-like object of the payloads above 16 bytes (`--payload 4096|65536|1048576`), built
+/// identically by `bench_child.js`; only the number of items grows with the requested size.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Big {
     pub kind: String,
@@ -150,10 +151,19 @@ pub struct Labels {
     pub tier: String,
 }
 
-/// Items in [`big`]: its plain JSON text is 4,0xx bytes.
+/// Items in [`big`] per 4,096 requested bytes: the 4096 object's plain JSON text is 4,0xx bytes.
 pub const BIG_ITEMS: u32 = 38;
 
-pub fn big() -> Big {
+/// The payload sizes `--payload` accepts, in bytes (approximate encoded size).
+pub const PAYLOADS: [usize; 4] = [16, 4096, 65536, 1_048_576];
+
+/// Items in the object of `--payload bytes` (38 for 4096, 608 for 65536, 9728 for 1048576).
+pub fn big_items(bytes: usize) -> u32 {
+    (bytes as u64 * u64::from(BIG_ITEMS) / 4096).max(1) as u32
+}
+
+/// The object with `items` items (see [`big_items`]).
+pub fn big(items: u32) -> Big {
     Big {
         kind: "bench".into(),
         version: 1,
@@ -162,7 +172,7 @@ pub fn big() -> Big {
             region: "loopback".into(),
             id: 42,
         },
-        items: (0..BIG_ITEMS)
+        items: (0..items)
             .map(|i| Item {
                 id: i,
                 name: format!("item-{i}"),
@@ -189,6 +199,35 @@ pub struct Fan<D> {
     pub p: u32,
     pub s: u64,
     pub t: u64,
+    pub d: D,
+}
+
+/// Either payload, as `--payload` chose it (serialises as the bare string or object).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Payload {
+    Small(String),
+    Big(Big),
+}
+
+/// The payload of `--payload bytes`: [`small`] for 16, else [`big`].
+pub fn payload(bytes: usize) -> Payload {
+    if bytes <= 16 {
+        Payload::Small(small())
+    } else {
+        Payload::Big(big(big_items(bytes)))
+    }
+}
+
+/// A `keys` value: the emitting leader's pid, the key's version, the emit time (`mono_ns`),
+/// `c` = 1 for a change pushed by `change` (0 for the value answering a subscription), and the
+/// payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyVal<D> {
+    pub p: u32,
+    pub s: u64,
+    pub t: u64,
+    pub c: u8,
     pub d: D,
 }
 

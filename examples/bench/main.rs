@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! cargo run --profile perf --example bench -- SCENARIO [--followers N] [--depth D]
-//!     [--payload BYTES] [--codec serialize-json|json] [--seconds S] [--vs-node]
+//!     [--payload 16|4096|65536|1048576] [--keys K] [--codec serialize-json|json] [--seconds S]
+//!     [--vs-node]
 //! ```
 //!
-//! Scenarios: `invoke`, `echo`, `fanout`, `failover`, `memory`. Prints one JSON object per
+//! Scenarios: `invoke`, `echo`, `fanout`, `failover`, `memory`, `keys`. Prints one JSON object per
 //! measurement on stdout (progress goes to stderr). `--vs-node` also runs the scenario with the
 //! Node package (`tests/interop/node/bench/bench_child.js`) and adds `vs_node` ratios to the
 //! Rust object. The binary re-executes itself as the child processes (`--child ROLE`).
@@ -30,11 +31,18 @@ struct Config {
     payload: usize,
     codec: String,
     seconds: f64,
+    /// `keys`: subscriptions per follower.
+    keys: usize,
     vs_node: bool,
 }
 
-const USAGE: &str = "usage: bench SCENARIO [--followers N] [--depth D] [--payload 16|4096] \
-[--codec serialize-json|json] [--seconds S] [--vs-node]\nscenarios: invoke echo fanout failover memory";
+const USAGE: &str = "usage: bench SCENARIO [--followers N] [--depth D] \
+[--payload 16|4096|65536|1048576] [--keys K] [--codec serialize-json|json] [--seconds S] [--vs-node]\n\
+scenarios: invoke echo fanout failover memory keys\n\
+--keys K: keys per follower (scenario keys; K x followers <= 100000)";
+
+/// `keys`: the most subscriptions in one run (K x N).
+const MAX_TOTAL_KEYS: usize = 100_000;
 
 fn parse(args: &[String]) -> Result<Config, String> {
     let mut cfg = Config {
@@ -44,6 +52,7 @@ fn parse(args: &[String]) -> Result<Config, String> {
         payload: 16,
         codec: "serialize-json".into(),
         seconds: 3.0,
+        keys: 1000,
         vs_node: false,
     };
     let mut it = args.iter();
@@ -59,6 +68,7 @@ fn parse(args: &[String]) -> Result<Config, String> {
             "--payload" => cfg.payload = num(&value(a)?, a)?,
             "--codec" => cfg.codec = value(a)?,
             "--seconds" => cfg.seconds = num(&value(a)?, a)?,
+            "--keys" => cfg.keys = num(&value(a)?, a)?,
             "--vs-node" => cfg.vs_node = true,
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown flag {s}\n{USAGE}")),
@@ -66,14 +76,20 @@ fn parse(args: &[String]) -> Result<Config, String> {
             s => return Err(format!("unexpected argument {s}\n{USAGE}")),
         }
     }
-    if !["invoke", "echo", "fanout", "failover", "memory"].contains(&cfg.scenario.as_str()) {
+    if !["invoke", "echo", "fanout", "failover", "memory", "keys"].contains(&cfg.scenario.as_str())
+    {
         return Err(USAGE.into());
     }
     if cluster_client::codec::PayloadCodec::from_name(&cfg.codec).is_none() {
         return Err(format!("unknown codec {}\n{USAGE}", cfg.codec));
     }
-    if cfg.payload != 16 && cfg.payload != 4096 {
-        return Err("--payload must be 16 or 4096".into());
+    if !common::PAYLOADS.contains(&cfg.payload) {
+        return Err("--payload must be 16, 4096, 65536 or 1048576".into());
+    }
+    if cfg.keys == 0 || cfg.keys * cfg.followers > MAX_TOTAL_KEYS {
+        return Err(format!(
+            "--keys must be at least 1 and --keys x --followers at most {MAX_TOTAL_KEYS}"
+        ));
     }
     if cfg.followers == 0 || cfg.followers > 64 || cfg.depth == 0 || cfg.depth > 4096 {
         return Err("--followers must be 1..=64 and --depth 1..=4096".into());
@@ -150,6 +166,10 @@ fn compare(ours: &Value, node: &Value) -> Value {
         "follower_rss_kib",
         "leader_ready_ms",
         "follower_ready_ms",
+        "leader_rss_per_key_bytes",
+        "elected_ms_max",
+        "resubscribe_ms_median",
+        "resubscribe_ms_max",
     ];
     let mut out = serde_json::Map::new();
     for (keys, higher) in [(HIGHER, true), (LOWER, false)] {
@@ -191,7 +211,7 @@ fn loadavg() -> String {
 }
 
 fn base(cfg: &Config, imp: Impl) -> Value {
-    json!({
+    let mut v = json!({
         "scenario": cfg.scenario,
         "impl": imp.name(),
         "followers": cfg.followers,
@@ -200,7 +220,12 @@ fn base(cfg: &Config, imp: Impl) -> Value {
         "codec": cfg.codec,
         "seconds": cfg.seconds,
         "loadavg": loadavg(),
-    })
+    });
+    if cfg.scenario == "keys" {
+        v["keys_per_follower"] = json!(cfg.keys);
+        v["keys_total"] = json!(cfg.keys * cfg.followers);
+    }
+    v
 }
 
 fn child_args(cfg: &Config, port: u16) -> Vec<String> {
@@ -233,6 +258,7 @@ async fn measure(cfg: &Config, imp: Impl) -> Result<Value, String> {
         "fanout" => fanout(cfg, imp).await?,
         "failover" => failover(cfg, imp).await?,
         "memory" => memory(cfg, imp).await?,
+        "keys" => keys(cfg, imp).await?,
         _ => unreachable!(),
     };
     for (k, v) in fields.as_object().into_iter().flatten() {
@@ -332,11 +358,12 @@ async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
         return Err("fanout: a follower's subscription never delivered".into());
     }
 
-    // (1) Latency at a low rate.
+    // (1) Latency at a low rate (1,000 values/s; fewer above 4 KiB: at most 64 MiB/s).
+    let lat_rate = fanout_latency_rate(cfg.payload);
     let lat_ms = (cfg.seconds * 1000.0 / 3.0).clamp(200.0, 1000.0) as u64;
     let sent = leader
         .ask(
-            &json!({"cmd": "emit", "phase": 1, "rate": 1000, "ms": lat_ms}),
+            &json!({"cmd": "emit", "phase": 1, "rate": lat_rate, "ms": lat_ms}),
             "emitted",
             Duration::from_secs(30),
         )
@@ -415,7 +442,7 @@ async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
     };
     let mut good = (0.0, 0.0);
     let mut bad = None;
-    let mut rate = 20_000.0;
+    let mut rate = fanout_start_rate(cfg.payload);
     while rate <= 4_000_000.0 {
         let (ok, achieved) = try_rate(rate, &mut leader, &mut followers).await?;
         if ok {
@@ -449,10 +476,30 @@ async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
         "p50_us": us(lat.quantile(0.5)),
         "p99_us": us(lat.quantile(0.99)),
         "latency_values": lat.count(),
+        "latency_rate_values_per_s": lat_rate,
         "errors": lost,
         "lost": lost,
         "steps": steps,
     }))
+}
+
+/// The emit rate of fanout's latency phase: 1,000 values/s up to 4 KiB, then at most 64 MiB/s.
+fn fanout_latency_rate(payload: usize) -> f64 {
+    if payload <= 4096 {
+        1000.0
+    } else {
+        (64.0 * 1_048_576.0 / payload as f64).min(1000.0)
+    }
+}
+
+/// The first rate fanout's search tries: 20,000 values/s up to 4 KiB, then the same bytes per
+/// second as 20,000 values of 4 KiB (1,250/s for 64 KiB, 78/s for 1 MiB).
+fn fanout_start_rate(payload: usize) -> f64 {
+    if payload <= 4096 {
+        20_000.0
+    } else {
+        (20_000.0 * 4096.0 / payload as f64).round().max(1.0)
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -639,5 +686,238 @@ async fn memory(cfg: &Config, imp: Impl) -> Result<Value, String> {
         "leader_ready_ms": round(leader_ready.as_secs_f64() * 1000.0, 2),
         "follower_ready_ms": round(follower_ready, 2),
         "follower_ready_all_ms": ready.iter().map(|r| round(*r, 2)).collect::<Vec<_>>(),
+    }))
+}
+
+/// `keys`: at most this many subscriptions (K x N) for Node children; above it the Node run
+/// reports `"skipped"` (the package subscribes one key per packet and listener).
+const NODE_MAX_TOTAL_KEYS: usize = 10_000;
+
+/// A `keys-member` process and the number that names its keys (`k/<index>/<i>`).
+struct KeysMember {
+    proc: Proc,
+    index: u64,
+}
+
+/// Starts `keys-member` number `index`; with `subscribe`, has it subscribe to its K keys and
+/// waits until each delivered its first value.
+async fn keys_member(
+    cfg: &Config,
+    imp: Impl,
+    port: u16,
+    index: u64,
+    subscribe: bool,
+) -> Result<(KeysMember, Value), String> {
+    let mut args = child_args(cfg, port);
+    args.extend(["--index".into(), index.to_string()]);
+    let (mut proc, ready, _) =
+        Proc::spawn(imp, &format!("member{index}"), "keys-member", &args).await?;
+    if subscribe {
+        keys_subscribe(cfg, &mut proc).await?;
+    }
+    Ok((KeysMember { proc, index }, ready))
+}
+
+/// Has `proc` subscribe to its K keys; waits (bounded) until each delivered a value.
+async fn keys_subscribe(cfg: &Config, proc: &mut Proc) -> Result<(), String> {
+    proc.send(&json!({"cmd": "subscribe", "k": cfg.keys}))
+        .await?;
+    keys_wait_subscribed(cfg, proc).await
+}
+
+async fn keys_wait_subscribed(cfg: &Config, proc: &mut Proc) -> Result<(), String> {
+    // 30 s plus 1 ms per key: far above what a healthy run needs.
+    let timeout = Duration::from_millis(30_000 + (cfg.keys * cfg.followers) as u64);
+    let e = proc
+        .wait(
+            |e| e["event"] == "subscribed" || e["event"] == "error",
+            timeout,
+        )
+        .await
+        .map_err(|e| format!("keys: waiting for every subscription's first value: {e}"))?;
+    if e["event"] == "error" {
+        return Err(format!("keys: {}: {}", proc.name, e["message"]));
+    }
+    Ok(())
+}
+
+fn rss_pair(p: &Proc) -> (Option<u64>, Option<u64>) {
+    (p.rss_kib(), p.proc_kib("status", "RssAnon:"))
+}
+
+/// `keys`: N followers each subscribe to K distinct keys; the leader's real client answers each
+/// new subscription with the key's value at once. Measures (a) the leader's RSS before and after
+/// all K x N subscriptions delivered, (b) the latency of one changed key to its follower, 200
+/// times, (c) over 3 SIGKILLs of the leader, the time until every surviving follower has a value
+/// from the new leader for every one of its keys.
+async fn keys(cfg: &Config, imp: Impl) -> Result<Value, String> {
+    const ROUNDS: usize = 3;
+    const CHANGES: usize = 200;
+    let total = cfg.keys * cfg.followers;
+    if imp == Impl::Node && total > NODE_MAX_TOTAL_KEYS {
+        return Ok(json!({
+            "skipped": format!("Node runs are capped at {NODE_MAX_TOTAL_KEYS} keys in total \
+                (K x N = {total})"),
+        }));
+    }
+    let port = free_port();
+    let mut members: Vec<KeysMember> = Vec::new();
+    let mut spawned = 0u64;
+    let mut leader_pid = 0;
+    for _ in 0..=cfg.followers {
+        let (m, ready) = keys_member(cfg, imp, port, spawned, false).await?;
+        spawned += 1;
+        if ready["leader"] == true {
+            leader_pid = m.proc.pid;
+        }
+        members.push(m);
+    }
+    if leader_pid == 0 {
+        return Err("keys: no member became the leader".into());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let leader_at =
+        |members: &[KeysMember], pid: u32| members.iter().position(|m| m.proc.pid == pid);
+    let li = leader_at(&members, leader_pid).ok_or("keys: leader lost")?;
+    let (rss_before, anon_before) = rss_pair(&members[li].proc);
+
+    // (a) Every follower subscribes; all at once, then wait for each.
+    let t_sub = std::time::Instant::now();
+    for m in members.iter_mut().filter(|m| m.proc.pid != leader_pid) {
+        m.proc
+            .send(&json!({"cmd": "subscribe", "k": cfg.keys}))
+            .await?;
+    }
+    for m in members.iter_mut().filter(|m| m.proc.pid != leader_pid) {
+        keys_wait_subscribed(cfg, &mut m.proc).await?;
+    }
+    let subscribe_ms = t_sub.elapsed().as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (rss_after, anon_after) = rss_pair(&members[li].proc);
+    let per_key = |a: Option<u64>, b: Option<u64>| {
+        a.zip(b)
+            .map(|(a, b)| round((a as f64 - b as f64) * 1024.0 / total as f64, 1))
+    };
+
+    // (b) Change one random key at a time; its follower reports the latency.
+    let mut rng = mono_ns() | 1;
+    let mut next = move |n: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
+    let mut change_lat = Hist::default();
+    for c in 0..CHANGES {
+        let followers: Vec<usize> = (0..members.len())
+            .filter(|i| members[*i].proc.pid != leader_pid)
+            .collect();
+        let fi = followers[next(followers.len())];
+        let i = next(cfg.keys);
+        let key = format!("k/{}/{i}", members[fi].index);
+        members[li]
+            .proc
+            .send(&json!({"cmd": "change", "key": key}))
+            .await?;
+        let e = members[fi]
+            .proc
+            .wait(
+                |e| e["event"] == "changed" && e["i"] == i,
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(|e| format!("keys: change {c} of {key}: {e}"))?;
+        change_lat.record(e["lat_ns"].as_u64().unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // (c) Failover: kill the leader, time until every survivor has the new leader's values.
+    let (mut elected_v, mut resub_v, mut rounds) = (Vec::new(), Vec::new(), Vec::new());
+    for round_no in 1..=ROUNDS {
+        let i = leader_at(&members, leader_pid).ok_or("keys: no known leader")?;
+        let mut dead = members.remove(i);
+        for m in members.iter_mut() {
+            while m.proc.take(|e| e["event"] == "leader").is_some() {}
+        }
+        let t0 = mono_ns();
+        dead.proc.sigkill();
+        dead.proc.wait_exit().await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let report = json!({"cmd": "report", "t0": t0, "dead": dead.proc.pid});
+        let (mut elected, mut new_leader) = (None, None);
+        let (resub, survivors) = loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            for m in members.iter_mut() {
+                if let Some(e) = m.proc.take(|e| e["event"] == "leader") {
+                    new_leader = Some(m.proc.pid);
+                    elected = e["t"].as_u64();
+                }
+            }
+            let mut missing = 0;
+            let mut done = Some(t0);
+            let mut survivors = 0;
+            if let Some(nl) = new_leader {
+                for m in members.iter_mut().filter(|m| m.proc.pid != nl) {
+                    survivors += 1;
+                    let r = m
+                        .proc
+                        .ask(&report, "keys_report", Duration::from_secs(10))
+                        .await?;
+                    missing += r["missing"].as_u64().unwrap_or(0);
+                    done = done.zip(r["done_t"].as_u64()).map(|(a, b)| a.max(b));
+                }
+                if missing == 0 {
+                    break (done, survivors);
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(match new_leader {
+                    None => format!("keys failover round {round_no}: no new leader after 60 s"),
+                    Some(_) => format!(
+                        "keys failover round {round_no}: after 60 s, {missing} keys of \
+                         {survivors} survivors still had no value from the new leader"
+                    ),
+                });
+            }
+        };
+        leader_pid = new_leader.unwrap_or(0);
+        let elected_ms = elected.map(|e| ms(e.saturating_sub(t0)));
+        let resub_ms = resub.filter(|_| survivors > 0).map(|d| ms(d - t0));
+        eprintln!(
+            "bench:   round {round_no}: elected {elected_ms:?} ms, all survivors' keys again \
+             {resub_ms:?} ms ({survivors} survivors)"
+        );
+        elected_v.extend(elected_ms);
+        resub_v.extend(resub_ms);
+        rounds.push(json!({"elected_ms": elected_ms, "resubscribe_ms": resub_ms,
+            "survivors": survivors}));
+        // Replace the victim so N followers and a leader remain.
+        let (m, _) = keys_member(cfg, imp, port, spawned, true).await?;
+        spawned += 1;
+        members.push(m);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    stop_all(members.into_iter().map(|m| m.proc).collect()).await;
+    let max = |v: &[f64]| v.iter().cloned().fold(f64::NAN, f64::max);
+    let (elected_max, resub_max) = (max(&elected_v), max(&resub_v));
+    Ok(json!({
+        "ops_per_s": null,
+        "p50_us": us(change_lat.quantile(0.5)),
+        "p99_us": us(change_lat.quantile(0.99)),
+        "errors": 0,
+        "leader_rss_before_kib": rss_before,
+        "leader_rss_after_kib": rss_after,
+        "leader_rss_anon_before_kib": anon_before,
+        "leader_rss_anon_after_kib": anon_after,
+        "leader_rss_per_key_bytes": per_key(rss_after, rss_before),
+        "leader_rss_anon_per_key_bytes": per_key(anon_after, anon_before),
+        "subscribe_all_ms": round(subscribe_ms, 1),
+        "change_latency_us": {"p50": us(change_lat.quantile(0.5)),
+            "p99": us(change_lat.quantile(0.99)), "count": change_lat.count()},
+        "elected_ms_median": median(&mut elected_v),
+        "elected_ms_max": elected_max,
+        "resubscribe_ms_median": median(&mut resub_v),
+        "resubscribe_ms_max": resub_max,
+        "rounds": rounds,
     }))
 }

@@ -4,8 +4,9 @@
 // process of the benchmark, driven like the Rust children (examples/bench/child.rs) with the
 // same flags, JSON-line commands and events, payloads, histogram buckets and clock.
 //
-//   node bench_child.js --child leader|follower|member|echo-server|echo-client
-//        --port N --codec serialize-json|json --payload 16|4096 --depth D
+//   node bench_child.js --child leader|follower|member|keys-member|echo-server|echo-client
+//        --port N --codec serialize-json|json --payload 16|4096|65536|1048576 --depth D
+//        [--index I]
 //
 // Prints {"event":"ready",...} once ready, then answers commands on stdin; exits when stdin
 // closes or on {"cmd":"exit"}. See README.md beside this file.
@@ -35,7 +36,9 @@ const F = flags(process.argv.slice(2));
 const role = F.child;
 const port = Number(F.port);
 const depth = Math.max(1, Number(F.depth || 1));
-const bigPayload = F.payload === '4096';
+const payloadBytes = Number(F.payload || 16);
+const bigPayload = payloadBytes > 16;
+const memberIndex = Number(F.index || 0);
 const jsonCodec = F.codec === 'json';
 
 // Histogram: exact below 128 ns, then 64 buckets per power of two (same indices as Rust).
@@ -55,11 +58,13 @@ class Hist {
   toJSON() { return [ ...this.counts ].sort((a, b) => a[0] - b[0]); }
 }
 
-// The ~4 KiB object: built exactly as common.rs `big()` does.
+// The object payload: built exactly as common.rs `big()` does; 38 items per 4,096 bytes asked
+// (the 4096 object is 4,0xx bytes of plain JSON), as `big_items()`.
 const BIG_ITEMS = 38;
-function big() {
+const bigItems = bytes => Math.max(1, Math.floor(bytes * BIG_ITEMS / 4096));
+function big(n) {
   const items = [];
-  for (let i = 0; i < BIG_ITEMS; i++) {
+  for (let i = 0; i < n; i++) {
     items.push({
       id: i,
       name: `item-${i}`,
@@ -71,7 +76,7 @@ function big() {
   }
   return { kind: 'bench', version: 1, owner: { name: 'cluster-client', region: 'loopback', id: 42 }, items };
 }
-const payload = bigPayload ? big() : 'x'.repeat(16);
+const payload = bigPayload ? big(bigItems(payloadBytes)) : 'x'.repeat(16);
 
 const jsonTranscode = {
   encode: v => Buffer.from(JSON.stringify(v)),
@@ -91,6 +96,7 @@ class BenchClient extends Base {
     realClient = this;
     out({ event: 'leader', t: mono(), pid: process.pid });
     this._subs = new Set();
+    this._keys = new Map(); // keys scenario: key -> { v: version, l: listener }
     if (options.ticker) {
       let s = 0;
       this.timer = setInterval(() => this.deliver({ p: process.pid, s: s++ }), 1);
@@ -103,7 +109,23 @@ class BenchClient extends Base {
   }
 
   subscribe(reg, listener) {
+    if (role === 'keys-member') {
+      const e = this._keys.get(reg.key) || { v: 0, l: null };
+      e.l = listener;
+      this._keys.set(reg.key, e);
+      process.nextTick(() => listener({ p: process.pid, s: e.v, t: mono(), c: 0, d: payload }));
+      return;
+    }
     this._subs.add(listener);
+  }
+
+  // keys scenario: a new version of `key`, pushed to its subscriber.
+  change(key) {
+    const e = this._keys.get(key);
+    if (!e || !e.l) return false;
+    e.v++;
+    e.l({ p: process.pid, s: e.v, t: mono(), c: 1, d: payload });
+    return true;
   }
 
   unSubscribe(reg, listener) {
@@ -258,6 +280,42 @@ function memberReport(cmd) {
   out({ event: 'report', call_t: call, sub_t: sub, errors, hung: slow + stuck, inflight_oldest_ns: oldest, leader: !!client.isClusterClientLeader });
 }
 
+// Keys member: K subscriptions k/<index>/<i>; per key, the pid of the latest value's leader and
+// when its first value arrived.
+const seen = { pid: [], since: [], delivered: 0 };
+function keysSubscribe(cmd) {
+  const k = cmd.k;
+  seen.pid = new Array(k).fill(0);
+  seen.since = new Array(k).fill(0);
+  seen.delivered = 0;
+  for (let i = 0; i < k; i++) {
+    client.subscribe({ key: `k/${memberIndex}/${i}` }, v => {
+      const now = mono();
+      if (seen.pid[i] === 0 && ++seen.delivered === k) out({ event: 'subscribed', t: now });
+      if (seen.pid[i] !== v.p) {
+        seen.pid[i] = v.p;
+        seen.since[i] = now;
+      }
+      if (v.c === 1) out({ event: 'changed', i, s: v.s, lat_ns: now - v.t });
+    });
+  }
+}
+
+function keysReport(cmd) {
+  let missing = 0;
+  let done = 0;
+  for (let i = 0; i < seen.pid.length; i++) {
+    const p = seen.pid[i];
+    if (p === 0 || p === cmd.dead || seen.since[i] < cmd.t0) missing++;
+    else done = Math.max(done, seen.since[i]);
+  }
+  out({ event: 'keys_report', missing, done_t: missing === 0 ? done : null, leader: !!client.isClusterClientLeader });
+}
+
+function keysChange(cmd) {
+  if (!realClient || !realClient.change(cmd.key)) out({ event: 'error', message: `change ${cmd.key}: no subscription to it here` });
+}
+
 // ------------------------------------------------------- raw echo (floor)
 
 const HEADER = 24;
@@ -354,8 +412,11 @@ function echoRun(cmd) {
 async function onCommand(cmd) {
   switch (cmd.cmd) {
     case 'run': return role === 'echo-client' ? echoRun(cmd) : runInvoke(cmd);
-    case 'subscribe': return subscribeFan();
-    case 'report': return role === 'member' ? memberReport(cmd) : report(cmd);
+    case 'subscribe': return role === 'keys-member' ? keysSubscribe(cmd) : subscribeFan();
+    case 'change': return keysChange(cmd);
+    case 'report':
+      if (role === 'keys-member') return keysReport(cmd);
+      return role === 'member' ? memberReport(cmd) : report(cmd);
     case 'emit': return emitPaced(cmd);
     case 'exit': return process.stdout.write('', () => process.exit(0));
     default: return undefined;
