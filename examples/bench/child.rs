@@ -25,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
+use crate::alloc_count::{Snapshot, snapshot};
 use crate::common::{
     Big, Fan, Hist, KeyVal, Payload, Tick, big, big_items, emit, flag, mono_ns, payload, small,
 };
@@ -338,6 +339,7 @@ async fn leader_loop<D: Serialize + Send + Sync + 'static>(emitter: Arc<Emitter>
                 let ms = cmd["ms"].as_u64().unwrap_or(1000);
                 let total = (rate * ms as f64 / 1000.0) as u64;
                 let start = Instant::now();
+                let before = snapshot();
                 let mut n = 0u64;
                 while n < total {
                     let due = ((rate * start.elapsed().as_secs_f64()) as u64).min(total);
@@ -355,7 +357,24 @@ async fn leader_loop<D: Serialize + Send + Sync + 'static>(emitter: Arc<Emitter>
                     }
                 }
                 let secs = start.elapsed().as_secs_f64();
-                emit(&json!({"event": "emitted", "phase": phase, "count": n, "secs": secs}));
+                let used = snapshot().since(before);
+                emit(
+                    &json!({"event": "emitted", "phase": phase, "count": n, "secs": secs,
+                    "allocs": used.allocs, "alloc_bytes": used.bytes}),
+                );
+            }
+            "alloc_window" => {
+                // What this leader allocates during the followers' timed invoke window.
+                let warmup = Duration::from_millis(cmd["warmup_ms"].as_u64().unwrap_or(500));
+                let dur = Duration::from_millis(cmd["ms"].as_u64().unwrap_or(1000));
+                tokio::spawn(async move {
+                    tokio::time::sleep(warmup).await;
+                    let before = snapshot();
+                    tokio::time::sleep(dur).await;
+                    let used = snapshot().since(before);
+                    emit(&json!({"event": "alloc_window", "allocs": used.allocs,
+                        "alloc_bytes": used.bytes}));
+                });
             }
             "exit" => break,
             _ => {}
@@ -370,6 +389,9 @@ struct PhaseStats {
     gaps: u64,
     hist: Hist,
     lat: Vec<(u64, u64)>,
+    /// Allocation counters at the phase's first and latest value.
+    alloc_first: Snapshot,
+    alloc_last: Snapshot,
 }
 
 /// A follower: `run` (invoke load) and, for fanout, a subscription counted per phase.
@@ -407,6 +429,10 @@ where
                         }
                         st.next = v.s + 1;
                         st.count += 1;
+                        if st.count == 1 {
+                            st.alloc_first = snapshot();
+                        }
+                        st.alloc_last = snapshot();
                         st.hist.record(lat);
                         if v.p == 1 {
                             st.lat.push((v.s, lat));
@@ -444,6 +470,9 @@ where
                     "gaps": st.gaps,
                     "hist": st.hist.to_json(),
                     "lat": st.lat,
+                    "allocs": st.alloc_last.since(st.alloc_first).allocs,
+                    "alloc_bytes": st.alloc_last.since(st.alloc_first).bytes,
+                    "alloc_values": st.count.saturating_sub(1),
                 }));
             }
             "exit" => break,
@@ -464,6 +493,12 @@ where
 {
     let warm_end = Instant::now() + warmup;
     let end = warm_end + dur;
+    let window = tokio::spawn(async move {
+        tokio::time::sleep_until(warm_end).await;
+        let before = snapshot();
+        tokio::time::sleep_until(end).await;
+        snapshot().since(before)
+    });
     let tasks: Vec<_> = (0..depth.max(1))
         .map(|_| {
             let handle = handle.clone();
@@ -496,12 +531,15 @@ where
             errors += e;
         }
     }
+    let used = window.await.unwrap_or_default();
     json!({
         "event": "result",
         "ops": hist.count(),
         "errors": errors,
         "secs": dur.as_secs_f64(),
         "hist": hist.to_json(),
+        "allocs": used.allocs,
+        "alloc_bytes": used.bytes,
     })
 }
 

@@ -11,6 +11,7 @@
 //! Node package (`tests/interop/node/bench/bench_child.js`) and adds `vs_node` ratios to the
 //! Rust object. The binary re-executes itself as the child processes (`--child ROLE`).
 
+mod alloc_count;
 mod child;
 mod common;
 mod driver;
@@ -22,6 +23,10 @@ use serde_json::{Value, json};
 
 use common::{Hist, mono_ns};
 use driver::{Impl, Proc};
+
+/// Counts allocations in every Rust process of the bench (parent and children).
+#[global_allocator]
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -267,6 +272,24 @@ async fn measure(cfg: &Config, imp: Impl) -> Result<Value, String> {
     Ok(out)
 }
 
+/// `allocs_per_call` and `alloc_bytes_per_call`: `{"leader": .., "follower": ..}` from the
+/// (allocations, bytes) each side counted over `values` calls or delivered values; null where
+/// nothing was counted (Node children, the raw echo floor).
+fn per_value(
+    leader: Option<(u64, u64)>,
+    follower: Option<(u64, u64)>,
+    values: u64,
+) -> (Value, Value) {
+    if leader.is_none() && follower.is_none() || values == 0 {
+        return (Value::Null, Value::Null);
+    }
+    let per = |x: Option<u64>| x.map(|x| round(x as f64 / values as f64, 2));
+    (
+        json!({"leader": per(leader.map(|l| l.0)), "follower": per(follower.map(|f| f.0))}),
+        json!({"leader": per(leader.map(|l| l.1)), "follower": per(follower.map(|f| f.1))}),
+    )
+}
+
 fn us(ns: u64) -> f64 {
     round(ns as f64 / 1000.0, 1)
 }
@@ -297,9 +320,17 @@ async fn load(cfg: &Config, imp: Impl, raw: bool) -> Result<Value, String> {
     let warmup_ms = (cfg.seconds * 300.0).clamp(200.0, 1000.0) as u64;
     let ms = (cfg.seconds * 1000.0) as u64;
     let run = json!({"cmd": "run", "warmup_ms": warmup_ms, "ms": ms});
+    let mut leader = leader;
+    let count_leader = imp == Impl::Rust && !raw;
+    if count_leader {
+        leader
+            .send(&json!({"cmd": "alloc_window", "warmup_ms": warmup_ms, "ms": ms}))
+            .await?;
+    }
     for f in followers.iter_mut() {
         f.send(&run).await?;
     }
+    let mut follower_allocs: Option<(u64, u64)> = Some((0, 0));
     let mut hist = Hist::default();
     let mut errors = 0;
     let mut ops = 0.0;
@@ -310,7 +341,19 @@ async fn load(cfg: &Config, imp: Impl, raw: bool) -> Result<Value, String> {
         ops += h.count() as f64 / r["secs"].as_f64().unwrap_or(1.0);
         errors += r["errors"].as_u64().unwrap_or(0);
         hist.merge(&h);
+        follower_allocs = follower_allocs
+            .zip(r["allocs"].as_u64().zip(r["alloc_bytes"].as_u64()))
+            .map(|((a, b), (x, y))| (a + x, b + y));
     }
+    let leader_allocs = if count_leader {
+        let w = leader
+            .wait(|e| e["event"] == "alloc_window", Duration::from_secs(10))
+            .await?;
+        w["allocs"].as_u64().zip(w["alloc_bytes"].as_u64())
+    } else {
+        None
+    };
+    let (allocs, alloc_bytes) = per_value(leader_allocs, follower_allocs, hist.count());
     followers.push(leader);
     stop_all(followers).await;
     Ok(json!({
@@ -319,6 +362,8 @@ async fn load(cfg: &Config, imp: Impl, raw: bool) -> Result<Value, String> {
         "p99_us": us(hist.quantile(0.99)),
         "errors": errors,
         "calls": hist.count(),
+        "allocs_per_call": allocs,
+        "alloc_bytes_per_call": alloc_bytes,
     }))
 }
 
@@ -361,15 +406,20 @@ async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
     // (1) Latency at a low rate (1,000 values/s; fewer above 4 KiB: at most 64 MiB/s).
     let lat_rate = fanout_latency_rate(cfg.payload);
     let lat_ms = (cfg.seconds * 1000.0 / 3.0).clamp(200.0, 1000.0) as u64;
-    let sent = leader
+    let emitted = leader
         .ask(
             &json!({"cmd": "emit", "phase": 1, "rate": lat_rate, "ms": lat_ms}),
             "emitted",
             Duration::from_secs(30),
         )
-        .await?["count"]
+        .await?;
+    let sent = emitted["count"].as_u64().unwrap_or(0);
+    let leader_allocs = emitted["allocs"]
         .as_u64()
-        .unwrap_or(0);
+        .zip(emitted["alloc_bytes"].as_u64());
+    // Followers count from their first to their last value of the phase.
+    let mut follower_allocs: Option<(u64, u64)> = Some((0, 0));
+    let mut follower_values = 0;
     let mut all: HashMap<u64, (usize, u64)> = HashMap::new();
     let mut lost = 0;
     for f in followers.iter_mut() {
@@ -381,6 +431,10 @@ async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
             )
             .await?;
         lost += sent.saturating_sub(r["count"].as_u64().unwrap_or(0));
+        follower_values += r["alloc_values"].as_u64().unwrap_or(0);
+        follower_allocs = follower_allocs
+            .zip(r["allocs"].as_u64().zip(r["alloc_bytes"].as_u64()))
+            .map(|((a, b), (x, y))| (a + x, b + y));
         for pair in r["lat"].as_array().into_iter().flatten() {
             let (s, l) = (pair[0].as_u64().unwrap_or(0), pair[1].as_u64().unwrap_or(0));
             let e = all.entry(s).or_insert((0, 0));
@@ -388,6 +442,20 @@ async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
             e.1 = e.1.max(l);
         }
     }
+    // Per delivered value: the leader's over sent x N, the followers' over what they counted.
+    let (leader_per, leader_bytes_per) =
+        per_value(leader_allocs, None, sent * followers.len() as u64);
+    let (follower_per, follower_bytes_per) = per_value(None, follower_allocs, follower_values);
+    let side = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    let (allocs, alloc_bytes) = if imp == Impl::Rust {
+        (
+            json!({"leader": side(&leader_per, "leader"), "follower": side(&follower_per, "follower")}),
+            json!({"leader": side(&leader_bytes_per, "leader"),
+                "follower": side(&follower_bytes_per, "follower")}),
+        )
+    } else {
+        (Value::Null, Value::Null)
+    };
     let mut lat = Hist::default();
     for (n, l) in all.values() {
         if *n == followers.len() {
@@ -477,6 +545,8 @@ async fn fanout(cfg: &Config, imp: Impl) -> Result<Value, String> {
         "p99_us": us(lat.quantile(0.99)),
         "latency_values": lat.count(),
         "latency_rate_values_per_s": lat_rate,
+        "allocs_per_call": allocs,
+        "alloc_bytes_per_call": alloc_bytes,
         "errors": lost,
         "lost": lost,
         "steps": steps,
