@@ -126,3 +126,9 @@ pub use status::{ChannelStatus, RoleStatus, Status};
 pub use subscription::{CloseReason, RawSubscription, Subscription};
 
 pub use cluster_client_derive::cluster_client;
+
+/// The hasher of the maps keyed by subscription keys (the leader's registry, each connection's
+/// key set, a handle core's local keys): much cheaper than SipHash on keys of 20-100 bytes.
+/// Keys come from the processes of this host, and the seed is random per process, so
+/// colliding keys cannot be prepared from outside.
+pub(crate) type KeyHasher = foldhash::fast::RandomState;

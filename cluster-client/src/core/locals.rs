@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{Core, Role, lock};
+use crate::KeyHasher;
 use crate::follower::{CallFailure, FollowerConn};
 use crate::leader::Endpoint;
 use crate::protocol::{HEADER_LEN, Message, subscription_key};
@@ -16,7 +17,7 @@ use crate::subscription::{CloseReason, Detach, Listener, RawSubscription};
 
 #[derive(Default)]
 pub(crate) struct Locals {
-    pub(super) keys: HashMap<String, LocalKey>,
+    pub(super) keys: HashMap<String, LocalKey, KeyHasher>,
     next_listener: u64,
 }
 

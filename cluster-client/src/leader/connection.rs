@@ -26,6 +26,7 @@ use tracing::Instrument;
 
 use super::server::Shared;
 use super::{Endpoint, Sink, SubscriberId, next_subscriber_id};
+use crate::KeyHasher;
 use crate::codec::PayloadCodec;
 use crate::error::{RemoteError, synthesized_stack};
 use crate::outbox::{Outbox, PIPELINE_CHUNK, PushError};
@@ -116,7 +117,7 @@ pub(crate) async fn serve_connection(
             outbox: outbox.clone(),
             registered: None,
             id: next_subscriber_id(),
-            keys: HashSet::new(),
+            keys: HashSet::default(),
             calls: TaskSet::new(),
             last_active: Instant::now(),
             warnings: Throttle::new(Duration::from_secs(1)),
@@ -164,7 +165,7 @@ struct Connection {
     registered: Option<Arc<dyn Endpoint>>,
     id: SubscriberId,
     /// The keys this connection subscribes to.
-    keys: HashSet<Arc<str>>,
+    keys: HashSet<Arc<str>, KeyHasher>,
     max_keys: usize,
     /// Invokes still running for this connection.
     calls: TaskSet,

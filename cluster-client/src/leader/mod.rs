@@ -10,17 +10,19 @@ mod connection;
 mod publications;
 mod server;
 mod subscriptions;
+mod upstream;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
+use futures::stream::AbortRegistration;
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RemoteError;
@@ -84,6 +86,9 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
     fn status(&self, port: u16, connections: usize, queued_bytes: usize) -> ChannelStatus;
 }
 
+/// What every key's feed shares, and the upstream driver's queue of opened feeds.
+type Upstreams = (Arc<upstream::Shared>, mpsc::UnboundedSender<upstream::Feed>);
+
 /// One channel's leader.
 pub(crate) struct ChannelLeader<S: Service> {
     channel: Arc<str>,
@@ -92,8 +97,11 @@ pub(crate) struct ChannelLeader<S: Service> {
     options: Options,
     ready: watch::Sender<Readiness<S::Client>>,
     subscriptions: Arc<SubscriptionRegistry>,
-    /// Upstream subscriptions and real-client unsubscribe calls.
+    /// The upstream driver and real-client unsubscribe calls.
     tasks: TaskSet,
+    /// Keys for the upstream driver to open (set when the real client is ready; `None` when
+    /// that happened outside a runtime).
+    upstreams: OnceLock<Option<Upstreams>>,
     applied: Mutex<AppliedPublications>,
     stopped: CancellationToken,
     refusals: Arc<Mutex<Throttle>>,
@@ -113,6 +121,7 @@ impl<S: Service> ChannelLeader<S> {
             ready: watch::Sender::new(Readiness::Pending),
             subscriptions,
             tasks: TaskSet::new(),
+            upstreams: OnceLock::new(),
             applied: Mutex::new(AppliedPublications::default()),
             stopped: CancellationToken::new(),
             refusals: Arc::new(Mutex::new(Throttle::new(Duration::from_secs(10)))),
@@ -121,7 +130,18 @@ impl<S: Service> ChannelLeader<S> {
         })
     }
 
+    /// The real client is ready: starts the upstream driver (here, on the runtime that
+    /// runs the election, whatever thread later subscribes) and serves.
     pub(crate) fn set_ready(&self, client: Arc<S::Client>) {
+        self.upstreams.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let shared = Arc::new(upstream::Shared {
+                registry: Arc::downgrade(&self.subscriptions),
+                channel: self.channel.clone(),
+                refusals: self.refusals.clone(),
+            });
+            self.tasks.spawn(upstream::drive(rx)).map(|_| (shared, tx))
+        });
         self.ready.send_replace(Readiness::Ready(client));
     }
 
@@ -137,70 +157,43 @@ impl<S: Service> ChannelLeader<S> {
         }
     }
 
-    /// Starts the real client's subscription for a new key, on a task of this leader: the
-    /// real client's `subscribe` runs there, outside every lock.
-    fn start_upstream(&self, key: &Arc<str>, reg: Value, generation: u64) {
+    /// Starts the real client's subscription for a new key: the upstream driver opens it on
+    /// its task, outside every lock.
+    fn start_upstream(
+        &self,
+        key: &Arc<str>,
+        reg: Value,
+        generation: u64,
+        abort: AbortRegistration,
+    ) {
         let Some(client) = self.client() else { return };
+        let Some((shared, driver)) = self.upstreams() else {
+            return;
+        };
+        let (shared, driver) = (shared.clone(), driver.clone());
         let service = self.service.clone();
         let codec = self.options.codec.clone();
-        let registry = Arc::downgrade(&self.subscriptions);
-        let owned_key = key.clone();
-        let channel = self.channel.clone();
-        let refusals = self.refusals.clone();
-        let task = self.tasks.spawn(async move {
-            let key = owned_key;
-            let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                service.subscribe(&client, reg, &codec)
-            }));
-            drop(client);
-            let mut stream = match opened {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    let held_back = refusals.lock().unwrap_or_else(|p| p.into_inner()).allow();
-                    if let Some(held_back) = held_back {
-                        tracing::warn!(%channel, key = ?key, error = ?e.to_string(), held_back, "the real client refused a subscription");
-                    }
-                    return;
-                }
-                Err(_) => {
-                    tracing::error!(%channel, key = ?key, "the real client's subscribe panicked");
-                    return;
-                }
-            };
-            loop {
-                let item = match AssertUnwindSafe(stream.next()).catch_unwind().await {
-                    Ok(Some(item)) => item,
-                    Ok(None) => break,
-                    Err(_) => {
-                        tracing::error!(%channel, key = ?key, "a subscription stream of the real client panicked");
-                        break;
-                    }
-                };
-                let Some(registry) = registry.upgrade() else {
-                    break;
-                };
-                match item {
-                    Ok(bytes) => {
-                        if let Some(o) = registry.deliver(&key, generation, Bytes::from(bytes)) {
-                            tracing::warn!(
-                                %channel,
-                                key = ?key,
-                                len = o.len,
-                                max = o.max,
-                                times = o.count,
-                                "a subscription value is over a follower's frame limit and was not sent to it"
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(%channel, key = ?key, error = ?e.to_string(), "dropping a value that could not be encoded")
-                    }
-                }
+        let open = upstream::Open {
+            key: key.clone(),
+            generation,
+            abort,
+            open: Box::new(move || service.subscribe(&client, reg, &codec)),
+        };
+        self.tasks.spawn(async move {
+            if let Some(feed) = upstream::open(&shared, open) {
+                // Fails only once the driver is gone: the leader is closing.
+                let _ = driver.send(feed);
             }
         });
-        if let Some(task) = task {
-            self.subscriptions.set_upstream(key, generation, task);
-        }
+    }
+
+    /// The upstream driver's queue (`None` before the real client is ready, or once the
+    /// leader has closed).
+    fn upstreams(&self) -> Option<&Upstreams> {
+        self.upstreams
+            .get()?
+            .as_ref()
+            .filter(|(_, driver)| !driver.is_closed())
     }
 
     fn abandon(&self, gone: Abandoned) {
@@ -231,8 +224,8 @@ impl<S: Service> ChannelLeader<S> {
         sink: Sink,
     ) -> Option<Bytes> {
         let added = self.subscriptions.add(&key, &reg, id, sink);
-        if let Some(generation) = added.start {
-            self.start_upstream(&key, reg, generation);
+        if let Some((generation, abort)) = added.start {
+            self.start_upstream(&key, reg, generation, abort);
         }
         added.replay
     }

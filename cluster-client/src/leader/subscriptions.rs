@@ -3,17 +3,19 @@
 //! replayed to late subscribers.
 //!
 //! Lock rule: the registry's lock covers only its own map. Values are pushed to sinks after it
-//! is released (a local sink takes the handle core's lock), and upstream tasks are started and
-//! stopped by the caller, never under it.
+//! is released (a local sink takes the handle core's lock), and upstream streams are opened by
+//! the leader's upstream driver, never under it. Topics that leave the map are dropped after
+//! the lock is released (a sink may hold the last reference to a local delivery).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::stream::{AbortHandle, AbortRegistration};
 use serde_json::Value;
-use tokio::task::AbortHandle;
 
+use crate::KeyHasher;
 use crate::backoff::random_below;
 use crate::outbox::{Outbox, PushError};
 use crate::protocol::{Header, Message, ProtocolError};
@@ -77,16 +79,38 @@ struct Topic {
     generation: u64,
     subscribers: Vec<(SubscriberId, Sink)>,
     last: Option<Bytes>,
-    upstream: Option<AbortHandle>,
+    /// Stops the upstream stream (whether or not it was opened yet).
+    upstream: AbortHandle,
     /// Values that could not be pushed to some follower because of their size.
     oversized: u64,
+}
+
+impl Topic {
+    /// Takes subscriber `id` out (keeping the others' order), for the caller to drop outside
+    /// the lock.
+    fn take_subscriber(&mut self, id: SubscriberId) -> Option<(SubscriberId, Sink)> {
+        let i = self.subscribers.iter().position(|(s, _)| *s == id)?;
+        Some(self.subscribers.remove(i))
+    }
 }
 
 /// A key nobody subscribes to any more: stop its upstream subscription and tell the real
 /// client.
 pub(crate) struct Abandoned {
     reg: Box<str>,
-    upstream: Option<AbortHandle>,
+    upstream: AbortHandle,
+    /// Dropped by whoever handles the abandonment, outside the registry's lock.
+    _topic: Box<Topic>,
+}
+
+impl Abandoned {
+    fn new(mut topic: Box<Topic>) -> Self {
+        Self {
+            reg: std::mem::take(&mut topic.reg),
+            upstream: topic.upstream.clone(),
+            _topic: topic,
+        }
+    }
 }
 
 impl Abandoned {
@@ -97,16 +121,15 @@ impl Abandoned {
     }
 
     pub(crate) fn stop(&self) {
-        if let Some(h) = &self.upstream {
-            h.abort();
-        }
+        self.upstream.abort();
     }
 }
 
 /// What [`SubscriptionRegistry::add`] found.
 pub(crate) struct Added {
-    /// The key is new: its upstream must be started (with this generation).
-    pub(crate) start: Option<u64>,
+    /// The key is new: its upstream must be started (with this generation, stopped through
+    /// this registration).
+    pub(crate) start: Option<(u64, AbortRegistration)>,
     /// The cached value for a late subscriber (when broadcasting).
     pub(crate) replay: Option<Bytes>,
 }
@@ -118,9 +141,13 @@ pub(crate) struct Oversized {
     pub(crate) max: usize,
 }
 
+/// Topics by key. A topic is boxed: the map's buckets stay small (key and pointer), which
+/// matters at 100,000 keys, where the map holds up to twice as many buckets as keys.
+type Topics = HashMap<Arc<str>, Box<Topic>, KeyHasher>;
+
 pub(crate) struct SubscriptionRegistry {
     /// Keyed by the same `Arc<str>` the subscribing connection keeps in its own key set.
-    topics: Mutex<HashMap<Arc<str>, Topic>>,
+    topics: Mutex<Topics>,
     broadcast: bool,
     generations: AtomicU64,
 }
@@ -128,13 +155,13 @@ pub(crate) struct SubscriptionRegistry {
 impl SubscriptionRegistry {
     pub(crate) fn new(broadcast: bool) -> Self {
         Self {
-            topics: Mutex::new(HashMap::new()),
+            topics: Mutex::new(Topics::default()),
             broadcast,
             generations: AtomicU64::new(0),
         }
     }
 
-    fn topics(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Topic>> {
+    fn topics(&self) -> std::sync::MutexGuard<'_, Topics> {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -157,30 +184,23 @@ impl SubscriptionRegistry {
             }
             None => {
                 let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+                let (upstream, registration) = AbortHandle::new_pair();
                 topics.insert(
                     key.clone(),
-                    Topic {
+                    Box::new(Topic {
                         reg: reg.to_string().into_boxed_str(),
                         generation,
                         subscribers: vec![(id, sink)],
                         last: None,
-                        upstream: None,
+                        upstream,
                         oversized: 0,
-                    },
+                    }),
                 );
                 Added {
-                    start: Some(generation),
+                    start: Some((generation, registration)),
                     replay: None,
                 }
             }
-        }
-    }
-
-    /// Records the task feeding `key`; aborts it at once if that topic was abandoned meanwhile.
-    pub(crate) fn set_upstream(&self, key: &str, generation: u64, handle: AbortHandle) {
-        match self.topics().get_mut(key) {
-            Some(topic) if topic.generation == generation => topic.upstream = Some(handle),
-            _ => handle.abort(),
         }
     }
 
@@ -233,15 +253,13 @@ impl SubscriptionRegistry {
 
     /// Removes one subscriber from one key.
     pub(crate) fn remove(&self, key: &str, id: SubscriberId) -> Option<Abandoned> {
+        // Declared before the guard, so the removed sink is dropped after it is released.
+        let _removed: Option<(SubscriberId, Sink)>;
         let mut topics = self.topics();
         let topic = topics.get_mut(key)?;
-        topic.subscribers.retain(|(s, _)| *s != id);
+        _removed = topic.take_subscriber(id);
         if topic.subscribers.is_empty() {
-            let topic = topics.remove(key)?;
-            return Some(Abandoned {
-                reg: topic.reg,
-                upstream: topic.upstream,
-            });
+            return topics.remove(key).map(Abandoned::new);
         }
         None
     }
@@ -252,22 +270,22 @@ impl SubscriptionRegistry {
         keys: impl IntoIterator<Item = &'k str>,
         id: SubscriberId,
     ) -> Vec<Abandoned> {
-        let mut topics = self.topics();
+        let mut removed: Vec<(SubscriberId, Sink)> = Vec::new();
         let mut gone = Vec::new();
+        let mut topics = self.topics();
         for key in keys {
             let Some(topic) = topics.get_mut(key) else {
                 continue;
             };
-            topic.subscribers.retain(|(s, _)| *s != id);
+            removed.extend(topic.take_subscriber(id));
             if topic.subscribers.is_empty() {
                 if let Some(topic) = topics.remove(key) {
-                    gone.push(Abandoned {
-                        reg: topic.reg,
-                        upstream: topic.upstream,
-                    });
+                    gone.push(Abandoned::new(topic));
                 }
             }
         }
+        drop(topics);
+        drop(removed);
         gone
     }
 
@@ -279,11 +297,9 @@ impl SubscriptionRegistry {
     /// Stops every upstream subscription (the leader is closing). The topics are dropped after
     /// the lock is released (their sinks may hold the last reference to a local delivery).
     pub(crate) fn clear(&self) {
-        let topics: Vec<Topic> = self.topics().drain().map(|(_, t)| t).collect();
+        let topics: Vec<Box<Topic>> = self.topics().drain().map(|(_, t)| t).collect();
         for topic in &topics {
-            if let Some(h) = &topic.upstream {
-                h.abort();
-            }
+            topic.upstream.abort();
         }
         drop(topics);
     }
