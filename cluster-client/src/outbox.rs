@@ -1,6 +1,8 @@
 //! The write side of a connection: callers append encoded frames to one shared buffer, and a
 //! writer task sends whatever has accumulated with one write. Many frames per syscall, and no
-//! allocation per frame once the buffer has grown.
+//! allocation per frame once the buffer has grown. A large payload that is already in a
+//! [`Bytes`] (a subscription value pushed to many followers, an invoke's result) is not copied
+//! into the buffer: it is written from where it is, in the same vectored write.
 //!
 //! Each frame gets a number, and the outbox knows which frames reached the socket whole: a
 //! frame still queued, or only partly written, when the connection closes can never be read by
@@ -17,6 +19,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use std::io::IoSlice;
+
+use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +31,12 @@ use crate::protocol::{FrameCodec, Header, Message, Packet, ProtocolError};
 /// Packets a reader handles before it yields to the writer of its connection, so that a large
 /// batch is answered while the rest of it is still being read and run.
 pub(crate) const PIPELINE_CHUNK: u64 = 16;
+
+/// Payloads from this size on are written from their own [`Bytes`], not copied into the buffer.
+const SHARE_FROM: usize = 64 * 1024;
+
+/// Buffers a vectored write hands the socket at most.
+const MAX_SLICES: usize = 64;
 
 /// How long a closing connection may take to send what it already queued.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
@@ -62,13 +73,26 @@ pub(crate) struct Outbox {
 #[derive(Debug, Default)]
 struct OutState {
     buf: Vec<u8>,
-    /// Where each frame in `buf` ends.
+    /// Large payloads written from their own buffers: each goes after the first `at` bytes of
+    /// `buf` (in order of `at`).
+    shared: Vec<(usize, Bytes)>,
+    /// The bytes in `shared`.
+    shared_len: usize,
+    /// Where each frame ends, counting the bytes of `buf` and `shared` in the order they are
+    /// written.
     ends: Vec<usize>,
     closed: bool,
     /// Close once everything queued is written.
     closing: bool,
     /// Frames queued so far; the next frame gets this number.
     pushed: u64,
+}
+
+impl OutState {
+    /// Bytes queued, in `buf` and in `shared`.
+    fn len(&self) -> usize {
+        self.buf.len() + self.shared_len
+    }
 }
 
 impl Outbox {
@@ -156,13 +180,62 @@ impl Outbox {
         if st.closed || st.closing || self.closed.is_cancelled() {
             return Err(PushError::Closed);
         }
-        let before = st.buf.len();
+        let before = st.len();
         let codec = FrameCodec::new(self.send_max());
         Packet::encode_with(&codec, header, message, &mut st.buf, |out| {
             payload(out).map_err(PushError::Payload)
         })?;
-        let added = st.buf.len() - before;
-        let end = st.buf.len();
+        self.queued_frame(st, before)
+    }
+
+    /// Queues a frame whose payload is written from `payload` itself when it is large (the
+    /// buffer is shared, not copied), or copied like [`Outbox::push_bytes`] when it is small.
+    pub(crate) fn push_shared(
+        &self,
+        header: Header,
+        message: &Message,
+        payload: &Bytes,
+    ) -> Result<u64, PushError<std::convert::Infallible>> {
+        if payload.len() < SHARE_FROM {
+            return self.push_bytes(header, message, payload);
+        }
+        let mut st = self.state();
+        if st.closed || st.closing || self.closed.is_cancelled() {
+            return Err(PushError::Closed);
+        }
+        let before = st.len();
+        let codec = FrameCodec::new(self.send_max());
+        Packet::encode_head(&codec, header, message, &mut st.buf, payload.len())?;
+        let at = st.buf.len();
+        st.shared.push((at, payload.clone()));
+        st.shared_len += payload.len();
+        self.queued_frame(st, before)
+    }
+
+    /// Queues a frame whose payload the caller gives away: a large one is written from its own
+    /// buffer, a small one is copied (and its buffer dropped).
+    pub(crate) fn push_owned(
+        &self,
+        header: Header,
+        message: &Message,
+        payload: Vec<u8>,
+    ) -> Result<u64, PushError<std::convert::Infallible>> {
+        if payload.len() < SHARE_FROM {
+            self.push_bytes(header, message, &payload)
+        } else {
+            self.push_shared(header, message, &Bytes::from(payload))
+        }
+    }
+
+    /// Records the frame just appended after `before` queued bytes, counts its bytes against
+    /// the limits and wakes the writer; returns the frame's number.
+    fn queued_frame<E>(
+        &self,
+        mut st: std::sync::MutexGuard<'_, OutState>,
+        before: usize,
+    ) -> Result<u64, PushError<E>> {
+        let end = st.len();
+        let added = end - before;
         st.ends.push(end);
         let number = st.pushed;
         st.pushed += 1;
@@ -210,12 +283,17 @@ impl Outbox {
 
     /// Closes the connection now: nothing more is written, queued frames are dropped.
     pub(crate) fn close(&self) {
-        let dropped = {
+        let (dropped, shared) = {
             let mut st = self.state();
             st.closed = true;
             st.ends.clear();
-            std::mem::take(&mut st.buf).len()
+            let dropped = st.len();
+            st.buf = Vec::new();
+            st.shared_len = 0;
+            (dropped, std::mem::take(&mut st.shared))
         };
+        // Dropped outside the lock: a payload's last reference may go with them.
+        drop(shared);
         self.release(dropped);
         self.closed.cancel();
     }
@@ -251,6 +329,7 @@ impl Outbox {
     async fn write_until_closed<W: AsyncWrite + Unpin>(&self, w: &mut W) {
         let mut spare = Vec::new();
         let mut spare_ends = Vec::new();
+        let mut spare_shared = Vec::new();
         let mut flush_deadline = None;
         loop {
             let closing = {
@@ -260,12 +339,15 @@ impl Outbox {
                 }
                 std::mem::swap(&mut st.buf, &mut spare);
                 std::mem::swap(&mut st.ends, &mut spare_ends);
+                std::mem::swap(&mut st.shared, &mut spare_shared);
+                st.shared_len = 0;
                 st.closing
             };
+            let total = spare.len() + spare_shared.iter().map(|(_, b)| b.len()).sum::<usize>();
             if closing && flush_deadline.is_none() {
                 flush_deadline = Some(crate::time::deadline_after(FLUSH_ON_CLOSE));
             }
-            if spare.is_empty() {
+            if total == 0 {
                 if closing {
                     return;
                 }
@@ -277,8 +359,9 @@ impl Outbox {
             // Frames before this batch were all written whole (else the writer stopped).
             let base = self.written.load(Ordering::Acquire);
             let (mut pos, mut whole) = (0, 0);
+            let mut slices: Vec<IoSlice<'_>> = Vec::new();
             let result = loop {
-                if pos == spare.len() {
+                if pos == total {
                     break Ok(());
                 }
                 let give_up = async {
@@ -289,11 +372,19 @@ impl Outbox {
                 };
                 // Closing wins over a write that is also ready: a write that never completed
                 // wrote nothing, so every frame not counted below is certainly unwritten.
+                let write = async {
+                    if spare_shared.is_empty() {
+                        w.write(&spare[pos..]).await
+                    } else {
+                        slices_from(&spare, &spare_shared, pos, &mut slices);
+                        w.write_vectored(&slices).await
+                    }
+                };
                 let wrote = tokio::select! {
                     biased;
                     _ = self.closed.cancelled() => None,
                     _ = give_up => None,
-                    r = w.write(&spare[pos..]) => Some(r),
+                    r = write => Some(r),
                 };
                 match wrote {
                     None => break Err(None),
@@ -309,8 +400,10 @@ impl Outbox {
                     Some(Err(e)) => break Err(Some(e.to_string())),
                 }
             };
+            drop(slices);
+            spare_shared.clear();
             // What was not written is released with the rest.
-            self.release(spare.len() - pos);
+            self.release(total - pos);
             if let Err(failed) = result {
                 if let Some(e) = failed {
                     tracing::debug!(error = ?e, "write failed; closing the connection");
@@ -326,6 +419,31 @@ impl Outbox {
             spare_ends.clear();
         }
     }
+}
+
+/// The buffers to write from `pos` on, in order: `buf` with the `shared` payloads at their
+/// places (at most [`MAX_SLICES`] of them).
+fn slices_from<'a>(
+    buf: &'a [u8],
+    shared: &'a [(usize, Bytes)],
+    pos: usize,
+    slices: &mut Vec<IoSlice<'a>>,
+) {
+    slices.clear();
+    let (mut start, mut from) = (0, 0);
+    let mut add = |part: &'a [u8], slices: &mut Vec<IoSlice<'a>>| {
+        let end = start + part.len();
+        if end > pos && !part.is_empty() && slices.len() < MAX_SLICES {
+            slices.push(IoSlice::new(&part[pos.saturating_sub(start)..]));
+        }
+        start = end;
+    };
+    for (at, payload) in shared {
+        add(&buf[from..*at], slices);
+        add(payload, slices);
+        from = *at;
+    }
+    add(&buf[from..], slices);
 }
 
 impl Drop for Outbox {
@@ -442,6 +560,74 @@ mod tests {
         let n = heartbeat(&late).unwrap();
         late.close();
         assert!(!late.was_taken(n));
+    }
+
+    /// Small frames and frames with large shared payloads, read back through a pipe that takes
+    /// a few KiB at a time (so vectored writes end mid-buffer and mid-payload): every frame
+    /// arrives whole, in order, and the payload buffer itself was never copied by the outbox.
+    #[tokio::test]
+    async fn large_shared_payloads_are_written_in_order_from_their_own_buffers() {
+        use futures::StreamExt;
+        let outbox = Outbox::new(FrameCodec::default(), CancellationToken::new(), 1 << 26);
+        let (client, server) = tokio::io::duplex(5000);
+        let writer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.run_writer(client).await })
+        };
+        let value = |i: usize| Bytes::from(vec![i as u8; SHARE_FROM + i * 1000]);
+        let mut sent = Vec::new();
+        let mut numbers = Vec::new();
+        for i in 0..12 {
+            let header = Header::request(i as i64 + 1, 0);
+            let message = Message::SubscribeResult {
+                key: format!("k{i}"),
+            };
+            let payload = if i % 3 == 0 {
+                Bytes::from_static(b"small")
+            } else {
+                value(i)
+            };
+            let before = payload.as_ptr();
+            numbers.push(outbox.push_shared(header, &message, &payload).unwrap());
+            if payload.len() >= SHARE_FROM {
+                let st = outbox.state();
+                let (_, queued) = st.shared.last().expect("kept as it is");
+                assert_eq!(queued.as_ptr(), before, "the payload is not copied");
+            }
+            sent.push((i as i64 + 1, payload));
+        }
+        let mut frames = tokio_util::codec::FramedRead::new(server, FrameCodec::default());
+        for (id, payload) in &sent {
+            let frame = frames.next().await.unwrap().unwrap();
+            assert_eq!(frame.header.id, *id);
+            assert_eq!(&frame.app[..], &payload[..]);
+        }
+        assert!(numbers.iter().all(|n| outbox.was_taken(*n)));
+        assert_eq!(outbox.queued(), 0);
+        outbox.close();
+        writer.await.unwrap();
+    }
+
+    /// Closing with shared payloads still queued releases every byte they counted.
+    #[test]
+    fn closing_releases_the_bytes_of_shared_payloads() {
+        let budget = QueueBudget::new(1 << 30);
+        let outbox = Outbox::with_budget(
+            FrameCodec::default(),
+            CancellationToken::new(),
+            1 << 30,
+            &budget,
+        );
+        let payload = Bytes::from(vec![1u8; 4 * SHARE_FROM]);
+        let n = outbox
+            .push_shared(Header::request(1, 0), &Message::Heartbeat, &payload)
+            .unwrap();
+        assert!(outbox.queued() > payload.len());
+        assert_eq!(budget.used(), outbox.queued());
+        outbox.close();
+        assert_eq!(outbox.queued(), 0);
+        assert_eq!(budget.used(), 0);
+        assert!(!outbox.was_taken(n));
     }
 
     #[tokio::test]

@@ -722,21 +722,21 @@ fn answer(
     result: Result<Vec<u8>, InvokeError>,
 ) {
     let reply = Header::response(header.id, header.timeout);
-    let pushed = match &result {
-        Ok(bytes) => outbox
-            .push_bytes(reply, &Message::InvokeResult { success: true }, bytes)
-            .map(drop),
-        Err(InvokeError::Encoded(bytes)) => outbox
-            .push_bytes(reply, &Message::InvokeResult { success: false }, bytes)
-            .map(drop),
+    // The payload is handed over as it is: a large one is written from its own buffer.
+    let (success, payload) = match result {
+        Ok(bytes) => (true, bytes),
+        Err(InvokeError::Encoded(bytes)) => (false, bytes),
         Err(InvokeError::Failure(error)) => {
-            return push_error(outbox, reply, codec, method, error);
+            return push_error(outbox, reply, codec, method, &error);
         }
     };
+    let pushed = outbox
+        .push_owned(reply, &Message::InvokeResult { success }, payload)
+        .map(drop);
     match pushed {
         Ok(()) => {}
         Err(PushError::Protocol(ProtocolError::FrameTooLarge { len, max })) => {
-            let what = if result.is_ok() { "result" } else { "error" };
+            let what = if success { "result" } else { "error" };
             tracing::warn!(method = ?method, len, max, "an answer is over the frame limit; answering with an error instead");
             let error = RemoteError::new(
                 "ClusterClientTooLargeError",

@@ -55,7 +55,8 @@ impl Sink {
         match self {
             Sink::Remote { outbox, timeout_ms } => {
                 let header = Header::request(next_id(), *timeout_ms);
-                match outbox.push_bytes(header, message, value) {
+                // One buffer for every follower: a large value is not copied per connection.
+                match outbox.push_shared(header, message, value) {
                     Err(PushError::Protocol(ProtocolError::FrameTooLarge { len, max })) => {
                         Err(TooLarge { len, max })
                     }

@@ -408,6 +408,31 @@ impl Packet {
     }
 }
 
+impl Packet {
+    /// Appends the header and conn object of a frame whose app body, `app_len` bytes, the
+    /// caller sends after them from its own buffer. On error nothing is left appended.
+    pub(crate) fn encode_head(
+        codec: &FrameCodec,
+        header: Header,
+        message: &Message,
+        out: &mut Vec<u8>,
+        app_len: usize,
+    ) -> Result<(), ProtocolError> {
+        let start = out.len();
+        out.resize(start + HEADER_LEN, 0);
+        message.write_conn(out);
+        let conn_len = out.len() - start - HEADER_LEN;
+        if let Err(e) = codec.check_len(conn_len, app_len) {
+            out.truncate(start);
+            return Err(e);
+        }
+        let mut header_bytes = &mut out[start..start + HEADER_LEN];
+        header.put(conn_len as u32, app_len as u32, &mut header_bytes);
+        debug_assert!(header_bytes.remaining_mut() == 0);
+        Ok(())
+    }
+}
+
 /// The conn object's fields, borrowed where the JSON allows. Fields a packet type does not use
 /// are ignored, as Node ignores them.
 #[derive(serde::Deserialize)]
