@@ -1007,3 +1007,82 @@ fn public_paths_are_reachable() {
     let _: PayloadCodec = PayloadCodec::SerializeJson;
     let _: serialize_json::Date = serialize_json::Date::from_millis(0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Large values: the size of the last large encode on a thread is set aside for the next.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize, PartialEq, Debug)]
+struct Record {
+    id: u64,
+    name: String,
+    score: f64,
+    tags: Vec<String>,
+}
+
+fn records(n: usize, name_len: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| Record {
+            id: i as u64 * 7919,
+            name: format!("{i:0name_len$}"),
+            score: i as f64 / 8.0,
+            tags: vec![format!("t{}", i % 5), "x".into()],
+        })
+        .collect()
+}
+
+/// Encoding a large value after a large value, a small one after a large one, and a larger
+/// one after a small one gives the same bytes as encoding each alone, and a small value is not
+/// left with the large one's room.
+#[test]
+fn sizes_set_aside_from_an_earlier_encode_change_nothing_but_room() {
+    std::thread::spawn(|| {
+        let large = records(4000, 40);
+        let larger = records(9000, 60);
+        let small = records(2, 3);
+        let fresh = |v: &Vec<Record>| {
+            std::thread::scope(|s| s.spawn(|| to_vec(v).unwrap()).join().unwrap())
+        };
+        let (large_alone, larger_alone, small_alone) =
+            (fresh(&large), fresh(&larger), fresh(&small));
+        assert!(large_alone.len() > 256 * 1024);
+        assert_eq!(to_vec(&large).unwrap(), large_alone);
+        assert_eq!(to_vec(&large).unwrap(), large_alone);
+        let small_after = to_vec(&small).unwrap();
+        assert_eq!(small_after, small_alone);
+        assert!(
+            small_after.capacity() < 64 * 1024,
+            "a small value keeps {} bytes of room",
+            small_after.capacity()
+        );
+        assert_eq!(to_vec(&larger).unwrap(), larger_alone);
+        assert_eq!(to_vec(&larger).unwrap(), larger_alone);
+        let back: Vec<Record> = from_slice(&to_vec(&large).unwrap()).unwrap();
+        assert_eq!(back, large);
+    })
+    .join()
+    .unwrap();
+}
+
+/// The same for the JSON codec: a large value after a large one encodes the same, and a small
+/// value after it is not left with its room.
+#[test]
+fn json_sizes_set_aside_change_nothing_but_room() {
+    std::thread::spawn(|| {
+        let codec = PayloadCodec::Json;
+        let encode = |v: &Vec<Record>| {
+            let mut out = Vec::new();
+            codec.encode(v, &mut out).unwrap();
+            out
+        };
+        let (large, small) = (records(4000, 40), records(2, 3));
+        let first = encode(&large);
+        assert!(first.len() > 256 * 1024);
+        assert_eq!(encode(&large), first);
+        let small_after = encode(&small);
+        assert_eq!(small_after, serde_json::to_vec(&small).unwrap());
+        assert!(small_after.capacity() < 64 * 1024);
+    })
+    .join()
+    .unwrap();
+}

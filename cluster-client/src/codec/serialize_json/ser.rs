@@ -101,6 +101,43 @@ struct Buffers {
 
 thread_local! {
     static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+    /// What the last large encode on this thread wrote, for the next one to set aside first.
+    static LAST_LARGE: std::cell::Cell<Sizes> = const { std::cell::Cell::new(Sizes::NONE) };
+}
+
+/// Encodes from this size on remember their sizes: the next encode on the thread reserves them
+/// up front, so a large value (a config blob sent again and again) is not moved in memory
+/// each time a buffer doubles.
+const LARGE: usize = 64 * 1024;
+
+/// The bytes an encode wrote to the output and to each of its buffers.
+#[derive(Clone, Copy)]
+struct Sizes {
+    out: usize,
+    ints: usize,
+    floats: usize,
+    dates: usize,
+    structure: usize,
+}
+
+impl Sizes {
+    const NONE: Sizes = Sizes {
+        out: 0,
+        ints: 0,
+        floats: 0,
+        dates: 0,
+        structure: 0,
+    };
+
+    fn last_large() -> Sizes {
+        LAST_LARGE.try_with(|c| c.get()).unwrap_or(Sizes::NONE)
+    }
+
+    /// Remembers these sizes if they make a large encode, else forgets the last one.
+    fn remember(self) {
+        let keep = if self.out >= LARGE { self } else { Sizes::NONE };
+        let _ = LAST_LARGE.try_with(|c| c.set(keep));
+    }
 }
 
 impl Buffers {
@@ -143,12 +180,21 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
 ) -> Result<(), Error> {
     let start = out.len();
     let Buffers {
-        ints,
-        floats,
-        dates,
-        structure,
+        mut ints,
+        mut floats,
+        mut dates,
+        mut structure,
         patches,
     } = Buffers::take();
+    let hint = Sizes::last_large();
+    let capacity_before = out.capacity();
+    if hint.out > 0 {
+        out.reserve(hint.out);
+        ints.reserve(hint.ints);
+        floats.reserve(hint.floats);
+        dates.reserve(hint.dates);
+        structure.reserve(hint.structure);
+    }
     let mut encoder = Encoder {
         out: &mut *out,
         strings: 0,
@@ -169,6 +215,13 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
         magic: Magic::None,
     };
     let result = value.serialize(&mut encoder);
+    let sizes = Sizes {
+        out: 0,
+        ints: encoder.ints.text.len(),
+        floats: encoder.floats.text.len(),
+        dates: encoder.dates.text.len(),
+        structure: encoder.structure.len(),
+    };
     if result.is_ok() {
         encoder.finish();
     }
@@ -183,6 +236,16 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     if result.is_err() {
         out.truncate(start);
     }
+    let written = out.len() - start;
+    if hint.out > 0 && written < hint.out / 2 && out.capacity() > capacity_before {
+        // Set aside for a larger value than this one: give back what this encode added.
+        out.shrink_to(capacity_before.max(out.len()));
+    }
+    Sizes {
+        out: written,
+        ..sizes
+    }
+    .remember();
     result
 }
 
