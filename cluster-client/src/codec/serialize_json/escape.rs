@@ -20,11 +20,55 @@ fn needs_escape(b: u8) -> bool {
     NEEDS_ESCAPE[usize::from(b)]
 }
 
+/// Each byte of `x` that equals `byte`, as its top bit (exact: no false positives).
+#[inline(always)]
+fn bytes_equal(x: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let y = x ^ (0x0101_0101_0101_0101 * u64::from(byte));
+    // A byte of `y` is zero exactly when neither its top bit nor its low seven bits are set;
+    // adding 0x7F to the low seven bits cannot carry into the next byte.
+    !(((y & LOW7) + LOW7) | y | LOW7)
+}
+
+/// Whether any of the eight bytes of `x` needs an escape.
+#[inline(always)]
+fn word_needs_escape(x: u64) -> bool {
+    (bytes_equal(x, b' ')
+        | bytes_equal(x, b'+')
+        | bytes_equal(x, b'|')
+        | bytes_equal(x, b'^')
+        | bytes_equal(x, b'%'))
+        != 0
+}
+
+/// The offset of the first byte of `bytes` that needs an escape, if any: eight bytes at a
+/// time, then byte by byte from the first word that has one (and in the tail).
+#[inline]
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if word_needs_escape(x) {
+            return word
+                .iter()
+                .position(|&b| needs_escape(b))
+                .map(|i| offset + i);
+        }
+        offset += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|i| offset + i)
+}
+
 /// Appends `s`, escaped, to `out`.
 #[inline]
 pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    match bytes.iter().position(|&b| needs_escape(b)) {
+    match first_escape(bytes) {
         None => out.extend_from_slice(bytes),
         Some(first) => {
             out.reserve(bytes.len() + 8);
@@ -99,6 +143,24 @@ mod tests {
         assert_eq!(escaped("%2B"), "%252B");
         assert_eq!(escaped("中文 😀"), "中文+😀");
         assert_eq!(escaped("plain"), "plain");
+    }
+
+    #[test]
+    fn finds_escapes_in_every_position_of_a_word() {
+        for special in [' ', '+', '|', '^', '%'] {
+            for len in 1..20 {
+                for at in 0..len {
+                    let text: String = (0..len)
+                        .map(|i| if i == at { special } else { 'a' })
+                        .collect();
+                    assert_eq!(first_escape(text.as_bytes()), Some(at), "{text:?}");
+                }
+            }
+        }
+        // Neighbours of the specials (and bytes with the top bit set) are not escapes.
+        let near = "!*,{}]_&$\x1f\x7f~ÿ\u{80}中文-.@0123456789";
+        assert_eq!(first_escape(near.as_bytes()), None);
+        assert_eq!(escaped(near), near);
     }
 
     #[test]
