@@ -59,10 +59,11 @@ static STRUCTURE_CLASS: [u8; 256] = {
 /// Which dictionary a leaf lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LeafKind {
-    Str,
-    Int,
-    Float,
-    Date,
+    // The values are the dictionaries' numbers in `Dictionaries::range`.
+    Str = 0,
+    Int = 1,
+    Float = 2,
+    Date = 3,
 }
 
 /// Decoding state over one payload.
@@ -367,7 +368,7 @@ impl<'de> Decoder<'de> {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
         self.dictionaries
-            .range(index)
+            .range(self.kind(index) as usize, index)
             .and_then(|range| input.get(range))
             .unwrap_or("")
     }
@@ -378,9 +379,10 @@ impl<'de> Decoder<'de> {
     fn string_entry(&self, index: usize) -> (&'de str, bool) {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
+        // Only called for string leaves.
         self.dictionaries
-            .range_and_escaped(index)
-            .and_then(|(range, escaped)| Some((input.get(range)?, escaped)))
+            .range(0, index)
+            .and_then(|range| Some((input.get(range.clone())?, self.dictionaries.escaped(&range))))
             .unwrap_or(("", false))
     }
 
