@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::de::value::MapDeserializer;
 
 use super::error::{Error, ErrorKind};
-use super::escape::unescape_into;
+use super::escape::{unescape_into, unescaped};
 use super::number::{self, Integer};
 use super::special::{EMPTY_STRING, FALSE, NULL, TRUE, UNDEFINED};
 use super::split::{self, Dictionaries, Sections};
@@ -502,6 +502,22 @@ impl<'de> Decoder<'de> {
         }
     }
 
+    /// Visits string leaf `index` for a target that takes ownership (`String`, self-describing
+    /// values): borrowed from the input unless it has escapes, and then unescaped straight
+    /// into the `String` handed over, with no copy through the scratch buffer.
+    fn visit_owned_string<V: Visitor<'de>>(
+        &mut self,
+        index: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let (text, escaped) = self.string_entry(index);
+        if escaped {
+            visitor.visit_string(unescaped(text))
+        } else {
+            visitor.visit_borrowed_str(text)
+        }
+    }
+
     /// Visits an integer the way `deserialize_any` sees it: within 64 bits exactly, beyond as
     /// JavaScript's double (so `serde_json::Value` and other self-describing targets work).
     fn visit_integer_any<V: Visitor<'de>>(
@@ -625,7 +641,13 @@ impl<'de> Decoder<'de> {
         let Token::Leaf(i) = token else {
             return Err(self.unexpected(target, token));
         };
-        match self.kind(i) {
+        let kind = self.kind(i);
+        if kind == LeafKind::Int {
+            if let Some(v) = number::parse_base36_short(self.entry(i).as_bytes()) {
+                return visitor.visit_i64(v);
+            }
+        }
+        match kind {
             LeafKind::Int | LeafKind::Date => match self.integer(i)? {
                 Integer::I64(v) => visitor.visit_i64(v),
                 Integer::U64(v) => visitor.visit_u64(v),
@@ -667,7 +689,7 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         let token = self.next_token()?;
         match token {
             Token::Leaf(i) => match self.kind(i) {
-                LeafKind::Str => self.visit_string(i, visitor),
+                LeafKind::Str => self.visit_owned_string(i, visitor),
                 LeafKind::Int | LeafKind::Date => self.visit_integer_any(i, visitor),
                 LeafKind::Float => visitor.visit_f64(self.float(i)?),
             },
@@ -739,7 +761,11 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_str(visitor)
+        match self.next_token()? {
+            Token::Leaf(i) if self.kind(i) == LeafKind::Str => self.visit_owned_string(i, visitor),
+            Token::Special(EMPTY_STRING) => visitor.visit_borrowed_str(""),
+            token => Err(self.unexpected("a string", token)),
+        }
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {

@@ -88,6 +88,24 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// The unescaped form of `s`, in a `String` of its own.
+pub(crate) fn unescaped(s: &str) -> String {
+    let bytes = s.as_bytes();
+    if !bytes.contains(&b'%') {
+        // Only `+`s (spaces): a byte-for-byte map, which keeps UTF-8 valid.
+        let spaced: Vec<u8> = bytes
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        if let Ok(text) = String::from_utf8(spaced) {
+            return text;
+        }
+    }
+    let mut out = String::with_capacity(s.len());
+    unescape_into(&mut out, s);
+    out
+}
+
 /// Appends the unescaped form of `s` to `out`.
 pub(crate) fn unescape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
@@ -161,6 +179,23 @@ mod tests {
         let near = "!*,{}]_&$\x1f\x7f~ÿ\u{80}中文-.@0123456789";
         assert_eq!(first_escape(near.as_bytes()), None);
         assert_eq!(escaped(near), near);
+    }
+
+    #[test]
+    fn owned_unescaping_matches_appending() {
+        for s in [
+            "a+b",
+            "a+b%2Bc%7Cd%5Ee%25f",
+            "%252B",
+            "%2b%zz%",
+            "中文+😀",
+            "+",
+            "plain",
+            "",
+        ] {
+            // `unescaped` here is the appending form.
+            assert_eq!(super::unescaped(s), unescaped(s), "{s}");
+        }
     }
 
     #[test]

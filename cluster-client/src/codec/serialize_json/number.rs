@@ -283,6 +283,25 @@ fn digit_value(b: u8) -> Option<u32> {
     digit(b).map(u32::from)
 }
 
+/// Parses 1 to 12 base-36 digits with no sign, the form of most integers Node writes; `None`
+/// for anything else, which [`parse_base36`] then reads.
+#[inline]
+pub(crate) fn parse_base36_short(text: &[u8]) -> Option<i64> {
+    if text.is_empty() || text.len() > 12 {
+        return None;
+    }
+    // 12 digits always fit (36^12 < 2^63).
+    let mut acc = 0i64;
+    for &b in text {
+        let d = DIGIT_VALUES[usize::from(b)];
+        if d == NOT_A_DIGIT {
+            return None;
+        }
+        acc = acc * 36 + i64::from(d);
+    }
+    Some(acc)
+}
+
 /// Parses a base-36 integer (case-insensitive, optional leading `-`), as exactly as it fits.
 ///
 /// Returns `None` for anything that is not an optional `-` followed by at least one digit.
@@ -359,14 +378,15 @@ pub(crate) fn parse_base36_u128(text: &[u8]) -> Option<u128> {
 /// Parses a float-dictionary entry as `parseFloat` would, for the forms `String(n)` writes:
 /// `NaN`, `Infinity`, `-Infinity`, decimals and exponents (`1e-7`, `1.5e+21`).
 pub(crate) fn parse_js_float(text: &str) -> Option<f64> {
+    // The common form first: it rejects the named values and exponents.
+    if let Some(x) = parse_short_decimal(text.as_bytes()) {
+        return Some(x);
+    }
     match text {
         "NaN" => return Some(f64::NAN),
         "Infinity" | "+Infinity" => return Some(f64::INFINITY),
         "-Infinity" => return Some(f64::NEG_INFINITY),
         _ => {}
-    }
-    if let Some(x) = parse_short_decimal(text.as_bytes()) {
-        return Some(x);
     }
     // Rust also accepts `inf`, `nan` and `infinity` in any case; JavaScript does not.
     let looks_numeric = text
