@@ -159,20 +159,22 @@ fn split_into(
     list: &mut Vec<u32>,
     escapes: &mut Vec<u64>,
 ) -> Result<[usize; 4], usize> {
-    list.push(0);
+    // Written by index ahead of `n`, then cut to `n`: no capacity check per separator.
+    list.clear();
+    let mut n = 1;
     let mut carets_at = [0usize; 4];
     let mut found = 0;
     let mut base = 0u32;
     let mut blocks = bytes.chunks_exact(64);
     let mut tail = [0u8; 64];
     let mut in_tail = false;
-    loop {
+    let result = loop {
         let block: &[u8; 64] = match blocks.next() {
             Some(chunk) => chunk.try_into().unwrap_or(&tail),
             None => {
                 let rest = blocks.remainder();
                 if rest.is_empty() || in_tail {
-                    return Err(found);
+                    break Err(found);
                 }
                 // Zero padding matches none of the four bytes.
                 tail[..rest.len()].copy_from_slice(rest);
@@ -182,31 +184,42 @@ fn split_into(
         };
         let (mut separators, mut carets, block_escapes) = block_masks(block);
         escapes.push(block_escapes);
-        // Every separator of the block, its offset plus one; at most 64.
-        list.reserve(64);
+        // Room for every separator of the block, its offset plus one (at most 64).
+        if list.len() < n + 64 {
+            list.resize(n + 64 + 192, 0);
+        }
+        // A slice, so that its bounds stay in registers across the stores.
+        let slots = list.as_mut_slice();
         if carets == 0 {
             while separators != 0 {
-                list.push(base + separators.trailing_zeros() + 1);
+                slots[n] = base + separators.trailing_zeros() + 1;
+                n += 1;
                 separators &= separators - 1;
             }
         } else {
             // A section end (four in a payload): stop at the fourth.
             while separators != 0 {
                 let bit = separators & separators.wrapping_neg();
-                list.push(base + separators.trailing_zeros() + 1);
+                slots[n] = base + separators.trailing_zeros() + 1;
+                n += 1;
                 separators &= separators - 1;
                 if carets & bit != 0 {
                     carets &= !bit;
-                    carets_at[found] = list.len() - 1;
+                    carets_at[found] = n - 1;
                     found += 1;
                     if found == 4 {
-                        return Ok(carets_at);
+                        break;
                     }
                 }
             }
+            if found == 4 {
+                break Ok(carets_at);
+            }
         }
         base += 64;
-    }
+    };
+    list.truncate(n);
+    result
 }
 
 #[cfg(test)]
