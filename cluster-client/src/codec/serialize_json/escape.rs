@@ -3,6 +3,8 @@
 //! Only these five characters are touched; everything else (newlines, non-ASCII) is written as
 //! is. Decoding is one left-to-right pass and is case-sensitive, as in Node (`%2b` stays `%2b`).
 
+use wide::u8x16;
+
 /// Which bytes need an escape in the string dictionary.
 static NEEDS_ESCAPE: [bool; 256] = {
     let mut table = [false; 256];
@@ -20,48 +22,112 @@ fn needs_escape(b: u8) -> bool {
     NEEDS_ESCAPE[usize::from(b)]
 }
 
-/// Each byte of `x` that equals `byte`, as its top bit (exact: no false positives).
+/// The first eight bytes of `bytes` (at least eight long) as a word.
 #[inline(always)]
-fn bytes_equal(x: u64, byte: u8) -> u64 {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let y = x ^ (0x0101_0101_0101_0101 * u64::from(byte));
-    // A byte of `y` is zero exactly when neither its top bit nor its low seven bits are set;
-    // adding 0x7F to the low seven bits cannot carry into the next byte.
-    !(((y & LOW7) + LOW7) | y | LOW7)
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    if let Some(chunk) = bytes.get(at..at + 8) {
+        word.copy_from_slice(chunk);
+    }
+    u64::from_le_bytes(word)
 }
 
-/// Whether any of the eight bytes of `x` needs an escape.
+/// The bytes of a string shorter than eight as one word, some of them repeated, the rest zero
+/// (which needs no escape): a word that needs an escape exactly when the string does.
 #[inline(always)]
-fn word_needs_escape(x: u64) -> bool {
-    (bytes_equal(x, b' ')
-        | bytes_equal(x, b'+')
-        | bytes_equal(x, b'|')
-        | bytes_equal(x, b'^')
-        | bytes_equal(x, b'%'))
-        != 0
+fn short_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let byte = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+    if n >= 4 {
+        let half = |at: usize| {
+            let mut four = [0u8; 4];
+            if let Some(chunk) = bytes.get(at..at + 4) {
+                four.copy_from_slice(chunk);
+            }
+            u64::from(u32::from_le_bytes(four))
+        };
+        half(0) | half(n - 4) << 32
+    } else if n > 0 {
+        byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16
+    } else {
+        0
+    }
 }
 
-/// The offset of the first byte of `bytes` that needs an escape, if any: eight bytes at a
-/// time, then byte by byte from the first word that has one (and in the tail).
+/// Whether any of the sixteen bytes of `v` needs an escape.
+#[inline(always)]
+fn lane_needs_escape(v: u8x16) -> bool {
+    let hits = v.simd_eq(u8x16::splat(b' '))
+        | v.simd_eq(u8x16::splat(b'+'))
+        | v.simd_eq(u8x16::splat(b'|'))
+        | v.simd_eq(u8x16::splat(b'^'))
+        | v.simd_eq(u8x16::splat(b'%'));
+    hits.to_bitmask() != 0
+}
+
+/// Two words as one 16-byte lane.
+#[inline(always)]
+fn lane(low: u64, high: u64) -> u8x16 {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&low.to_le_bytes());
+    bytes[8..].copy_from_slice(&high.to_le_bytes());
+    u8x16::new(bytes)
+}
+
+/// Whether any byte of `bytes` needs an escape: sixteen bytes at a time (16-byte SIMD lanes,
+/// `wide`), a string of up to sixteen bytes as one lane of overlapping words, so that no
+/// loop runs over single bytes.
+#[inline]
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n < 8 {
+        return lane_needs_escape(lane(short_word(bytes), 0));
+    }
+    if n <= 16 {
+        return lane_needs_escape(lane(word_at(bytes, 0), word_at(bytes, n - 8)));
+    }
+    let mut at = 0;
+    while at + 16 < n {
+        if lane_needs_escape(lane(word_at(bytes, at), word_at(bytes, at + 8))) {
+            return true;
+        }
+        at += 16;
+    }
+    lane_needs_escape(lane(word_at(bytes, n - 16), word_at(bytes, n - 8)))
+}
+
+/// The offset of the first byte of `bytes` that needs an escape, if any.
 #[inline]
 fn first_escape(bytes: &[u8]) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for word in words.by_ref() {
-        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        if word_needs_escape(x) {
-            return word
-                .iter()
-                .position(|&b| needs_escape(b))
-                .map(|i| offset + i);
-        }
-        offset += 8;
+    if !any_needs_escape(bytes) {
+        return None;
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| needs_escape(b))
-        .map(|i| offset + i)
+    bytes.iter().position(|&b| needs_escape(b))
+}
+
+/// Appends `bytes` to `out`; strings of 4 to 16 bytes as two overlapping fixed-size copies
+/// rather than a call to `memcpy`.
+#[inline]
+pub(crate) fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    let start = out.len();
+    if (8..=16).contains(&n) {
+        let (mut head, mut tail) = ([0u8; 8], [0u8; 8]);
+        head.copy_from_slice(&bytes[..8]);
+        tail.copy_from_slice(&bytes[n - 8..]);
+        out.extend_from_slice(&head);
+        out.truncate(start + n - 8);
+        out.extend_from_slice(&tail);
+    } else if (4..8).contains(&n) {
+        let (mut head, mut tail) = ([0u8; 4], [0u8; 4]);
+        head.copy_from_slice(&bytes[..4]);
+        tail.copy_from_slice(&bytes[n - 4..]);
+        out.extend_from_slice(&head);
+        out.truncate(start + n - 4);
+        out.extend_from_slice(&tail);
+    } else {
+        out.extend_from_slice(bytes);
+    }
 }
 
 /// Appends `s`, escaped, to `out`.
@@ -69,7 +135,7 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
 pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     match first_escape(bytes) {
-        None => out.extend_from_slice(bytes),
+        None => push_bytes(out, bytes),
         Some(first) => {
             out.reserve(bytes.len() + 8);
             out.extend_from_slice(&bytes[..first]);
@@ -179,6 +245,17 @@ mod tests {
         let near = "!*,{}]_&$\x1f\x7f~ÿ\u{80}中文-.@0123456789";
         assert_eq!(first_escape(near.as_bytes()), None);
         assert_eq!(escaped(near), near);
+    }
+
+    #[test]
+    fn short_copies_append_exactly() {
+        let text: Vec<u8> = (0u8..40).collect();
+        for n in 0..=text.len() {
+            let mut out = b"prefix".to_vec();
+            push_bytes(&mut out, &text[..n]);
+            assert_eq!(&out[..6], b"prefix");
+            assert_eq!(&out[6..], &text[..n], "{n} bytes");
+        }
     }
 
     #[test]

@@ -51,6 +51,18 @@ pub(crate) fn push_separated_u64(out: &mut Vec<u8>, separated: bool, n: u64) {
 }
 
 fn push_u64_long(out: &mut Vec<u8>, mut n: u64) {
+    // Three or four digits (ids, timestamps in seconds' range): two table lookups, one append.
+    const PAIR: u64 = 36 * 36;
+    if n < PAIR * PAIR {
+        let [c, d] = PAIRS[(n % PAIR) as usize];
+        let [a, b] = PAIRS[(n / PAIR) as usize];
+        if a == b'0' {
+            out.extend_from_slice(&[b, c, d]);
+        } else {
+            out.extend_from_slice(&[a, b, c, d]);
+        }
+        return;
+    }
     // u64::MAX has 13 base-36 digits.
     let mut buf = [0u8; 13];
     let mut i = buf.len();
@@ -467,6 +479,38 @@ mod tests {
         assert_eq!(out, b"-E13WU1OG");
         assert_eq!(integral(2f64.powi(53)), "2GOSA7PA2GW");
         assert_eq!(integral(-0.0), "0");
+    }
+
+    #[test]
+    fn base36_digits_match_plain_conversion_at_every_length() {
+        let plain = |mut n: u64| {
+            let mut digits = Vec::new();
+            loop {
+                digits.push(DIGITS[(n % 36) as usize]);
+                n /= 36;
+                if n == 0 {
+                    break;
+                }
+            }
+            digits.reverse();
+            digits
+        };
+        let mut samples: Vec<u64> = (0..50_000).collect();
+        for p in 1..13u32 {
+            let edge = 36u64.pow(p);
+            samples.extend([
+                edge - 1,
+                edge,
+                edge + 1,
+                edge.saturating_mul(7).saturating_add(5),
+            ]);
+        }
+        samples.extend([u64::MAX, u64::MAX - 1, 1_000_000, 1_245_208]);
+        for n in samples {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, plain(n), "{n}");
+        }
     }
 
     #[test]
