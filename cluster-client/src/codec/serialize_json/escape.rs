@@ -105,7 +105,7 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| needs_escape(b))
 }
 
-/// Appends `bytes` to `out`; strings of 4 to 16 bytes as two overlapping fixed-size copies
+/// Appends `bytes` to `out`; runs of 4 to 16 bytes as two overlapping fixed-size copies
 /// rather than a call to `memcpy`.
 #[inline]
 pub(crate) fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn short_copies_append_exactly() {
-        let text: Vec<u8> = (0u8..40).collect();
+        let text: Vec<u8> = (0u8..70).collect();
         for n in 0..=text.len() {
             let mut out = b"prefix".to_vec();
             push_bytes(&mut out, &text[..n]);
