@@ -202,38 +202,34 @@ fn push_short_decimal(out: &mut Vec<u8>, x: f64) -> bool {
         if m as f64 / scale != magnitude {
             continue;
         }
-        let unit = 10u64.pow(k as u32);
+        // `m` is below 10^15: the digits, sign and point fit 18 bytes, written right to left
+        // and appended at once.
+        let mut buf = [0u8; 24];
+        let mut i = buf.len();
+        let mut rest = m;
+        for _ in 0..k {
+            i -= 1;
+            buf[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        i -= 1;
+        buf[i] = b'.';
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
         if x < 0.0 {
-            out.push(b'-');
+            i -= 1;
+            buf[i] = b'-';
         }
-        push_decimal(out, m / unit);
-        out.push(b'.');
-        let mut digits = [b'0'; SHORT_FRACTION_DIGITS];
-        let mut fraction = m % unit;
-        for digit in digits[..k].iter_mut().rev() {
-            *digit = b'0' + (fraction % 10) as u8;
-            fraction /= 10;
-        }
-        out.extend_from_slice(&digits[..k]);
+        out.extend_from_slice(&buf[i..]);
         return true;
     }
     false
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    // u64::MAX has 20 decimal digits.
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends an `f32` in its shortest JavaScript-style form (`0.1`, not `0.10000000149011612`):
