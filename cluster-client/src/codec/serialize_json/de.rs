@@ -381,7 +381,7 @@ impl<'de> Decoder<'de> {
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
         // Only called for string leaves.
         self.dictionaries
-            .range(0, index)
+            .string_range(index)
             .and_then(|range| Some((input.get(range.clone())?, self.dictionaries.escaped(&range))))
             .unwrap_or(("", false))
     }

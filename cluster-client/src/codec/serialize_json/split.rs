@@ -94,18 +94,35 @@ impl Dictionaries {
         }
     }
 
+    /// The byte range of string entry `index` (the strings are the first dictionary, which no
+    /// empty one precedes).
+    #[inline]
+    pub(super) fn string_range(&self, index: usize) -> Option<Range<usize>> {
+        match self.after_separators.get(index..index + 2)? {
+            &[start, after_end] => Some(start as usize..after_end as usize - 1),
+            _ => None,
+        }
+    }
+
     /// Whether `range` (an entry's) holds a `+` or `%`: only then can a string entry need
     /// unescaping.
     #[inline]
     pub(super) fn escaped(&self, range: &Range<usize>) -> bool {
         let (first, last) = (range.start / 64, range.end / 64);
         let word = |block: usize| self.escapes.get(block).copied().unwrap_or(0);
-        let from_start = word(first) >> (range.start % 64);
         if first == last {
             // `range.end % 64 - range.start % 64` bits, fewer than 64.
-            return from_start & ((1u64 << (range.end % 64 - range.start % 64)) - 1) != 0;
+            let bits = word(first) >> (range.start % 64);
+            return bits & ((1u64 << (range.end % 64 - range.start % 64)) - 1) != 0;
         }
-        from_start != 0
+        self.escaped_across_blocks(range)
+    }
+
+    /// [`Self::escaped`] for an entry that spans 64-byte blocks.
+    fn escaped_across_blocks(&self, range: &Range<usize>) -> bool {
+        let (first, last) = (range.start / 64, range.end / 64);
+        let word = |block: usize| self.escapes.get(block).copied().unwrap_or(0);
+        word(first) >> (range.start % 64) != 0
             || (first + 1..last).any(|block| word(block) != 0)
             || word(last) & ((1u64 << (range.end % 64)) - 1) != 0
     }
@@ -273,6 +290,9 @@ mod tests {
         let mut entries = vec![None; len];
         for i in order(len) {
             let dictionary = sections.ends.iter().position(|&end| i < end).unwrap_or(4);
+            if dictionary == 0 {
+                assert_eq!(dictionaries.string_range(i), dictionaries.range(0, i));
+            }
             entries[i] = dictionaries
                 .range(dictionary, i)
                 .map(|range| (range.clone(), dictionaries.escaped(&range)));
