@@ -195,7 +195,9 @@ fn push_short_decimal(out: &mut Vec<u8>, x: f64) -> bool {
         return false;
     }
     for k in 1..=SHORT_FRACTION_DIGITS {
-        let scale = POWERS_OF_TEN[k];
+        let Some(&scale) = POWERS_OF_TEN.get(k) else {
+            break;
+        };
         // Rounds to the nearest integer (below 10^15, so exact as a u64 and as a double); a
         // tie can go either way, but a tie never reads back as `x`.
         let m = (magnitude * scale + 0.5) as u64;
