@@ -96,8 +96,9 @@ fn any_needs_escape(bytes: &[u8]) -> bool {
     lane_needs_escape(lane(word_at(bytes, n - 16), word_at(bytes, n - 8)))
 }
 
-/// The offset of the first byte of `bytes` that needs an escape, if any.
-#[inline]
+/// The offset of the first byte of `bytes` that needs an escape, if any (what the tests check
+/// [`any_needs_escape`] against).
+#[cfg(test)]
 fn first_escape(bytes: &[u8]) -> Option<usize> {
     if !any_needs_escape(bytes) {
         return None;
@@ -134,22 +135,32 @@ pub(crate) fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 #[inline]
 pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    match first_escape(bytes) {
-        None => push_bytes(out, bytes),
-        Some(first) => {
-            out.reserve(bytes.len() + 8);
-            out.extend_from_slice(&bytes[..first]);
-            // Escapes are rare and strings short: byte pushes beat copying runs with `memcpy`.
-            for &b in &bytes[first..] {
-                match b {
-                    b' ' => out.push(b'+'),
-                    b'+' => out.extend_from_slice(b"%2B"),
-                    b'|' => out.extend_from_slice(b"%7C"),
-                    b'^' => out.extend_from_slice(b"%5E"),
-                    b'%' => out.extend_from_slice(b"%25"),
-                    _ => out.push(b),
-                }
-            }
+    if any_needs_escape(bytes) {
+        push_escaped_slow(out, bytes);
+    } else {
+        push_bytes(out, bytes);
+    }
+}
+
+/// [`push_escaped`] for a string that has something to escape; out of line, so that the
+/// common case stays small where it is inlined.
+#[inline(never)]
+fn push_escaped_slow(out: &mut Vec<u8>, bytes: &[u8]) {
+    let first = bytes
+        .iter()
+        .position(|&b| needs_escape(b))
+        .unwrap_or(bytes.len());
+    out.reserve(bytes.len() + 8);
+    out.extend_from_slice(&bytes[..first]);
+    // Escapes are rare and strings short: byte pushes beat copying runs with `memcpy`.
+    for &b in &bytes[first..] {
+        match b {
+            b' ' => out.push(b'+'),
+            b'+' => out.extend_from_slice(b"%2B"),
+            b'|' => out.extend_from_slice(b"%7C"),
+            b'^' => out.extend_from_slice(b"%5E"),
+            b'%' => out.extend_from_slice(b"%25"),
+            _ => out.push(b),
         }
     }
 }
