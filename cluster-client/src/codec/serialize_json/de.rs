@@ -138,6 +138,13 @@ impl Buffers {
     }
 }
 
+/// The error for nesting deeper than `max_depth`.
+#[cold]
+#[inline(never)]
+pub(super) fn too_deep(max_depth: usize) -> Error {
+    Error::new(ErrorKind::TooDeep { max_depth })
+}
+
 fn describe_leaf(kind: LeafKind) -> &'static str {
     match kind {
         LeafKind::Str => "a string",
@@ -333,12 +340,18 @@ impl<'de> Decoder<'de> {
     fn leaf(&self, index: u64) -> Result<Token, Error> {
         match usize::try_from(index) {
             Ok(i) if i < self.dictionaries.len() => Ok(Token::Leaf(i)),
-            _ => Err(Error::new(ErrorKind::LeafOutOfRange {
-                index,
-                len: self.dictionaries.len(),
-                offset: self.token_start,
-            })),
+            _ => Err(self.leaf_out_of_range(index)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leaf_out_of_range(&self, index: u64) -> Error {
+        Error::new(ErrorKind::LeafOutOfRange {
+            index,
+            len: self.dictionaries.len(),
+            offset: self.token_start,
+        })
     }
 
     fn peek_token(&mut self) -> Result<Token, Error> {
@@ -402,6 +415,8 @@ impl<'de> Decoder<'de> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn unexpected(&self, expected: &'static str, token: Token) -> Error {
         if token == Token::End {
             return Error::new(ErrorKind::UnexpectedEnd { expected });
@@ -453,9 +468,7 @@ impl<'de> Decoder<'de> {
     #[inline]
     fn enter(&mut self) -> Result<(), Error> {
         if self.depth >= self.max_depth {
-            return Err(Error::new(ErrorKind::TooDeep {
-                max_depth: self.max_depth,
-            }));
+            return Err(too_deep(self.max_depth));
         }
         self.depth += 1;
         Ok(())
