@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::de::value::MapDeserializer;
 
 use super::error::{Error, ErrorKind};
-use super::escape::unescape_into;
+use super::escape::{unescape_into, unescaped};
 use super::number::{self, Integer};
 use super::special::{EMPTY_STRING, FALSE, NULL, TRUE, UNDEFINED};
 use super::split::{self, Dictionaries, Sections};
@@ -59,10 +59,11 @@ static STRUCTURE_CLASS: [u8; 256] = {
 /// Which dictionary a leaf lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LeafKind {
-    Str,
-    Int,
-    Float,
-    Date,
+    // The values are the dictionaries' numbers in `Dictionaries::range`.
+    Str = 0,
+    Int = 1,
+    Float = 2,
+    Date = 3,
 }
 
 /// Decoding state over one payload.
@@ -135,6 +136,13 @@ impl Buffers {
             }
         });
     }
+}
+
+/// The error for nesting deeper than `max_depth`.
+#[cold]
+#[inline(never)]
+pub(super) fn too_deep(max_depth: usize) -> Error {
+    Error::new(ErrorKind::TooDeep { max_depth })
 }
 
 fn describe_leaf(kind: LeafKind) -> &'static str {
@@ -332,12 +340,18 @@ impl<'de> Decoder<'de> {
     fn leaf(&self, index: u64) -> Result<Token, Error> {
         match usize::try_from(index) {
             Ok(i) if i < self.dictionaries.len() => Ok(Token::Leaf(i)),
-            _ => Err(Error::new(ErrorKind::LeafOutOfRange {
-                index,
-                len: self.dictionaries.len(),
-                offset: self.token_start,
-            })),
+            _ => Err(self.leaf_out_of_range(index)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leaf_out_of_range(&self, index: u64) -> Error {
+        Error::new(ErrorKind::LeafOutOfRange {
+            index,
+            len: self.dictionaries.len(),
+            offset: self.token_start,
+        })
     }
 
     fn peek_token(&mut self) -> Result<Token, Error> {
@@ -367,7 +381,7 @@ impl<'de> Decoder<'de> {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
         self.dictionaries
-            .range(index)
+            .range(self.kind(index) as usize, index)
             .and_then(|range| input.get(range))
             .unwrap_or("")
     }
@@ -378,9 +392,10 @@ impl<'de> Decoder<'de> {
     fn string_entry(&self, index: usize) -> (&'de str, bool) {
         let input: &'de str = self.input;
         // Entries are split at ASCII `|`/`^`, so both ends are char boundaries.
+        // Only called for string leaves.
         self.dictionaries
-            .range_and_escaped(index)
-            .and_then(|(range, escaped)| Some((input.get(range)?, escaped)))
+            .string_range(index)
+            .and_then(|range| Some((input.get(range.clone())?, self.dictionaries.escaped(&range))))
             .unwrap_or(("", false))
     }
 
@@ -400,6 +415,8 @@ impl<'de> Decoder<'de> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn unexpected(&self, expected: &'static str, token: Token) -> Error {
         if token == Token::End {
             return Error::new(ErrorKind::UnexpectedEnd { expected });
@@ -451,9 +468,7 @@ impl<'de> Decoder<'de> {
     #[inline]
     fn enter(&mut self) -> Result<(), Error> {
         if self.depth >= self.max_depth {
-            return Err(Error::new(ErrorKind::TooDeep {
-                max_depth: self.max_depth,
-            }));
+            return Err(too_deep(self.max_depth));
         }
         self.depth += 1;
         Ok(())
@@ -495,6 +510,22 @@ impl<'de> Decoder<'de> {
             self.scratch.clear();
             unescape_into(&mut self.scratch, text);
             visitor.visit_str(&self.scratch)
+        } else {
+            visitor.visit_borrowed_str(text)
+        }
+    }
+
+    /// Visits string leaf `index` for a target that takes ownership (`String`, self-describing
+    /// values): borrowed from the input unless it has escapes, and then unescaped straight
+    /// into the `String` handed over, with no copy through the scratch buffer.
+    fn visit_owned_string<V: Visitor<'de>>(
+        &mut self,
+        index: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let (text, escaped) = self.string_entry(index);
+        if escaped {
+            visitor.visit_string(unescaped(text))
         } else {
             visitor.visit_borrowed_str(text)
         }
@@ -623,7 +654,13 @@ impl<'de> Decoder<'de> {
         let Token::Leaf(i) = token else {
             return Err(self.unexpected(target, token));
         };
-        match self.kind(i) {
+        let kind = self.kind(i);
+        if kind == LeafKind::Int {
+            if let Some(v) = number::parse_base36_short(self.entry(i).as_bytes()) {
+                return visitor.visit_i64(v);
+            }
+        }
+        match kind {
             LeafKind::Int | LeafKind::Date => match self.integer(i)? {
                 Integer::I64(v) => visitor.visit_i64(v),
                 Integer::U64(v) => visitor.visit_u64(v),
@@ -665,7 +702,7 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         let token = self.next_token()?;
         match token {
             Token::Leaf(i) => match self.kind(i) {
-                LeafKind::Str => self.visit_string(i, visitor),
+                LeafKind::Str => self.visit_owned_string(i, visitor),
                 LeafKind::Int | LeafKind::Date => self.visit_integer_any(i, visitor),
                 LeafKind::Float => visitor.visit_f64(self.float(i)?),
             },
@@ -737,7 +774,11 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        self.deserialize_str(visitor)
+        match self.next_token()? {
+            Token::Leaf(i) if self.kind(i) == LeafKind::Str => self.visit_owned_string(i, visitor),
+            Token::Special(EMPTY_STRING) => visitor.visit_borrowed_str(""),
+            token => Err(self.unexpected("a string", token)),
+        }
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {

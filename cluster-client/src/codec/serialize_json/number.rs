@@ -51,6 +51,18 @@ pub(crate) fn push_separated_u64(out: &mut Vec<u8>, separated: bool, n: u64) {
 }
 
 fn push_u64_long(out: &mut Vec<u8>, mut n: u64) {
+    // Three or four digits (ids, timestamps in seconds' range): two table lookups, one append.
+    const PAIR: u64 = 36 * 36;
+    if n < PAIR * PAIR {
+        let [c, d] = PAIRS[(n % PAIR) as usize];
+        let [a, b] = PAIRS[(n / PAIR) as usize];
+        if a == b'0' {
+            out.extend_from_slice(&[b, c, d]);
+        } else {
+            out.extend_from_slice(&[a, b, c, d]);
+        }
+        return;
+    }
     // u64::MAX has 13 base-36 digits.
     let mut buf = [0u8; 13];
     let mut i = buf.len();
@@ -183,45 +195,43 @@ fn push_short_decimal(out: &mut Vec<u8>, x: f64) -> bool {
         return false;
     }
     for k in 1..=SHORT_FRACTION_DIGITS {
-        let scale = POWERS_OF_TEN[k];
+        let Some(&scale) = POWERS_OF_TEN.get(k) else {
+            break;
+        };
         // Rounds to the nearest integer (below 10^15, so exact as a u64 and as a double); a
         // tie can go either way, but a tie never reads back as `x`.
         let m = (magnitude * scale + 0.5) as u64;
         if m as f64 / scale != magnitude {
             continue;
         }
-        let unit = 10u64.pow(k as u32);
+        // `m` is below 10^15: the digits, sign and point fit 18 bytes, written right to left
+        // and appended at once.
+        let mut buf = [0u8; 24];
+        let mut i = buf.len();
+        let mut rest = m;
+        for _ in 0..k {
+            i -= 1;
+            buf[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        i -= 1;
+        buf[i] = b'.';
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
         if x < 0.0 {
-            out.push(b'-');
+            i -= 1;
+            buf[i] = b'-';
         }
-        push_decimal(out, m / unit);
-        out.push(b'.');
-        let mut digits = [b'0'; SHORT_FRACTION_DIGITS];
-        let mut fraction = m % unit;
-        for digit in digits[..k].iter_mut().rev() {
-            *digit = b'0' + (fraction % 10) as u8;
-            fraction /= 10;
-        }
-        out.extend_from_slice(&digits[..k]);
+        out.extend_from_slice(&buf[i..]);
         return true;
     }
     false
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    // u64::MAX has 20 decimal digits.
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends an `f32` in its shortest JavaScript-style form (`0.1`, not `0.10000000149011612`):
@@ -281,6 +291,25 @@ pub(crate) fn digit(b: u8) -> Option<u8> {
 
 fn digit_value(b: u8) -> Option<u32> {
     digit(b).map(u32::from)
+}
+
+/// Parses 1 to 12 base-36 digits with no sign, the form of most integers Node writes; `None`
+/// for anything else, which [`parse_base36`] then reads.
+#[inline]
+pub(crate) fn parse_base36_short(text: &[u8]) -> Option<i64> {
+    if text.is_empty() || text.len() > 12 {
+        return None;
+    }
+    // 12 digits always fit (36^12 < 2^63).
+    let mut acc = 0i64;
+    for &b in text {
+        let d = DIGIT_VALUES[usize::from(b)];
+        if d == NOT_A_DIGIT {
+            return None;
+        }
+        acc = acc * 36 + i64::from(d);
+    }
+    Some(acc)
 }
 
 /// Parses a base-36 integer (case-insensitive, optional leading `-`), as exactly as it fits.
@@ -359,14 +388,15 @@ pub(crate) fn parse_base36_u128(text: &[u8]) -> Option<u128> {
 /// Parses a float-dictionary entry as `parseFloat` would, for the forms `String(n)` writes:
 /// `NaN`, `Infinity`, `-Infinity`, decimals and exponents (`1e-7`, `1.5e+21`).
 pub(crate) fn parse_js_float(text: &str) -> Option<f64> {
+    // The common form first: it rejects the named values and exponents.
+    if let Some(x) = parse_short_decimal(text.as_bytes()) {
+        return Some(x);
+    }
     match text {
         "NaN" => return Some(f64::NAN),
         "Infinity" | "+Infinity" => return Some(f64::INFINITY),
         "-Infinity" => return Some(f64::NEG_INFINITY),
         _ => {}
-    }
-    if let Some(x) = parse_short_decimal(text.as_bytes()) {
-        return Some(x);
     }
     // Rust also accepts `inf`, `nan` and `infinity` in any case; JavaScript does not.
     let looks_numeric = text
@@ -447,6 +477,38 @@ mod tests {
         assert_eq!(out, b"-E13WU1OG");
         assert_eq!(integral(2f64.powi(53)), "2GOSA7PA2GW");
         assert_eq!(integral(-0.0), "0");
+    }
+
+    #[test]
+    fn base36_digits_match_plain_conversion_at_every_length() {
+        let plain = |mut n: u64| {
+            let mut digits = Vec::new();
+            loop {
+                digits.push(DIGITS[(n % 36) as usize]);
+                n /= 36;
+                if n == 0 {
+                    break;
+                }
+            }
+            digits.reverse();
+            digits
+        };
+        let mut samples: Vec<u64> = (0..50_000).collect();
+        for p in 1..13u32 {
+            let edge = 36u64.pow(p);
+            samples.extend([
+                edge - 1,
+                edge,
+                edge + 1,
+                edge.saturating_mul(7).saturating_add(5),
+            ]);
+        }
+        samples.extend([u64::MAX, u64::MAX - 1, 1_000_000, 1_245_208]);
+        for n in samples {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, plain(n), "{n}");
+        }
     }
 
     #[test]

@@ -1,26 +1,17 @@
-//! Splitting a payload into its dictionary entries, 64 bytes at a time.
+//! Finding a payload's dictionary entries.
 //!
-//! Each 64-byte block is compared against `|`, `^`, `+` and `%` with 16-byte SIMD lanes
-//! (`wide`, safe on every target) into bit masks; the entries are then read off the
-//! separator bits. Each entry also records whether it holds a `+` or `%`: only those string
-//! entries need unescaping.
+//! One pass over the dictionaries, 64 bytes at a time with 16-byte SIMD lanes (`wide`, safe on
+//! every target), marks the separators (`|`, `^`) and the escape bytes (`+`, `%`), and lists
+//! where each separator is. Entry `i` of a dictionary is then the text between two listed
+//! separators: two loads, in any order. Whether an entry holds an escape is only worked out for
+//! the strings, from the marks, when the structure reads them.
 
 use std::ops::Range;
 
 use wide::u8x16;
 
-/// The escape flag, kept in the top bit of an entry's end offset.
-const ESCAPED: u32 = 1 << 31;
-
-/// The largest payload the splitter addresses (offsets are `u32`s with the top bit spare).
-pub(super) const MAX_LEN: usize = (ESCAPED - 64) as usize;
-
-/// One dictionary entry: a byte range of the input, and the escape flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    start: u32,
-    end_and_flag: u32,
-}
+/// The largest payload the splitter addresses (offsets are `u32`s).
+pub(super) const MAX_LEN: usize = (1 << 31) - 64;
 
 /// Where the dictionaries end and the structure starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +22,19 @@ pub(super) struct Sections {
     pub(super) structure_start: usize,
 }
 
-/// The entries of a payload's four dictionaries.
+/// The dictionaries of one payload.
 #[derive(Debug, Default)]
 pub(super) struct Dictionaries {
-    entries: Vec<Entry>,
+    /// `0`, then one past each separator of the dictionaries, in order (the fourth `^` last):
+    /// an entry spans from one value to one less than the next.
+    after_separators: Vec<u32>,
+    /// Per 64-byte block of the dictionaries: bit `i` set where byte `i` is `+` or `%`.
+    escapes: Vec<u64>,
+    /// Cumulative entry counts of the four dictionaries.
+    ends: [usize; 4],
+    /// For each dictionary, how many empty dictionaries come before it: an empty dictionary
+    /// has a separator (its `^`) but no entry.
+    skips: [usize; 4],
 }
 
 /// The masks of one 64-byte block: bit `i` set where byte `i` is `|` or `^`; where it is
@@ -62,44 +62,73 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64, u64) {
 }
 
 impl Dictionaries {
-    /// Forgets the last payload's entries, keeping the allocation.
+    /// Forgets the last payload's entries, keeping the allocations.
     pub(super) fn clear(&mut self) {
-        self.entries.clear();
+        self.after_separators.clear();
+        self.escapes.clear();
+        self.ends = [0; 4];
+        self.skips = [0; 4];
     }
 
     /// The heap memory held, in bytes.
     pub(super) fn capacity_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>()
+        self.after_separators.capacity() * std::mem::size_of::<u32>()
+            + self.escapes.capacity() * std::mem::size_of::<u64>()
     }
 
     /// The number of entries in all four dictionaries.
+    #[inline]
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.ends[3]
     }
 
-    /// The byte range of entry `index`.
+    /// The byte range of entry `index` (counted over all four dictionaries, below
+    /// [`Self::len`]) of dictionary `dictionary` (0 strings, 1 integers, 2 floats, 3 dates;
+    /// the caller knows which from [`Sections::ends`]). `None` only past the list.
     #[inline]
-    pub(super) fn range(&self, index: usize) -> Option<Range<usize>> {
-        self.entries
-            .get(index)
-            .map(|e| e.start as usize..(e.end_and_flag & !ESCAPED) as usize)
+    pub(super) fn range(&self, dictionary: usize, index: usize) -> Option<Range<usize>> {
+        let at = index + self.skips.get(dictionary)?;
+        match self.after_separators.get(at..at + 2)? {
+            &[start, after_end] => Some(start as usize..after_end as usize - 1),
+            _ => None,
+        }
     }
 
-    /// The byte range of entry `index` and whether it contains `+` or `%` (only then can a
-    /// string entry need unescaping).
+    /// The byte range of string entry `index` (the strings are the first dictionary, which no
+    /// empty one precedes).
     #[inline]
-    pub(super) fn range_and_escaped(&self, index: usize) -> Option<(Range<usize>, bool)> {
-        self.entries.get(index).map(|e| {
-            (
-                e.start as usize..(e.end_and_flag & !ESCAPED) as usize,
-                e.end_and_flag & ESCAPED != 0,
-            )
-        })
+    pub(super) fn string_range(&self, index: usize) -> Option<Range<usize>> {
+        match self.after_separators.get(index..index + 2)? {
+            &[start, after_end] => Some(start as usize..after_end as usize - 1),
+            _ => None,
+        }
+    }
+
+    /// Whether `range` (an entry's) holds a `+` or `%`: only then can a string entry need
+    /// unescaping.
+    #[inline]
+    pub(super) fn escaped(&self, range: &Range<usize>) -> bool {
+        let (first, last) = (range.start / 64, range.end / 64);
+        let word = |block: usize| self.escapes.get(block).copied().unwrap_or(0);
+        if first == last {
+            // `range.end % 64 - range.start % 64` bits, fewer than 64.
+            let bits = word(first) >> (range.start % 64);
+            return bits & ((1u64 << (range.end % 64 - range.start % 64)) - 1) != 0;
+        }
+        self.escaped_across_blocks(range)
+    }
+
+    /// [`Self::escaped`] for an entry that spans 64-byte blocks.
+    fn escaped_across_blocks(&self, range: &Range<usize>) -> bool {
+        let (first, last) = (range.start / 64, range.end / 64);
+        let word = |block: usize| self.escapes.get(block).copied().unwrap_or(0);
+        word(first) >> (range.start % 64) != 0
+            || (first + 1..last).any(|block| word(block) != 0)
+            || word(last) & ((1u64 << (range.end % 64)) - 1) != 0
     }
 
     /// Splits the four `^`-terminated dictionaries at the start of `bytes` (at most
-    /// [`MAX_LEN`] long) into entries. Returns the number of `^` found when there are fewer
-    /// than four.
+    /// [`MAX_LEN`] long). Returns the number of `^` found when there are fewer than four.
     ///
     /// `^` never occurs escaped in the string dictionary, so the first four are the
     /// separators. An empty dictionary has no entries (not one empty entry); `|` always ends
@@ -107,83 +136,107 @@ impl Dictionaries {
     pub(super) fn split(&mut self, bytes: &[u8]) -> Result<Sections, usize> {
         debug_assert!(bytes.len() <= MAX_LEN);
         self.clear();
-        // A local vector, so that its length stays in a register; given back at the end.
-        let mut entries = std::mem::take(&mut self.entries);
-        let sections = split_into(bytes, &mut entries);
-        self.entries = entries;
-        sections
-    }
-}
-
-/// Where the splitter is: the current entry's start and whether it has shown a `+` or `%`
-/// in an earlier block.
-struct Cursor {
-    entry_start: u32,
-    carried: bool,
-}
-
-impl Cursor {
-    /// Ends the current entry at the separator at `base + bit`, taking the escape bits before
-    /// it out of `escapes`.
-    #[inline]
-    fn end_entry(&mut self, base: u32, bit: u32, escapes: &mut u64) -> Entry {
-        let at = base + bit;
-        let before = (1u64 << bit) - 1;
-        let escaped = self.carried || *escapes & before != 0;
-        *escapes &= !before;
-        self.carried = false;
-        let entry = Entry {
-            start: self.entry_start,
-            end_and_flag: at | if escaped { ESCAPED } else { 0 },
-        };
-        self.entry_start = at + 1;
-        entry
-    }
-}
-
-/// [`Dictionaries::split`] on a plain vector.
-fn split_into(bytes: &[u8], entries: &mut Vec<Entry>) -> Result<Sections, usize> {
-    let mut ends = [0usize; 4];
-    let mut found = 0;
-    let mut section_start = 0u32;
-    let mut cursor = Cursor {
-        entry_start: 0,
-        carried: false,
-    };
-    let mut base = 0u32;
-    for chunk in bytes.chunks(64) {
-        // Zero padding in the last block matches none of the four bytes.
-        let mut block = [0u8; 64];
-        block[..chunk.len()].copy_from_slice(chunk);
-        let (separators, carets, mut escapes) = block_masks(&block);
-        let mut rest = separators;
-        while rest != 0 {
-            let bit = rest.trailing_zeros();
-            rest &= rest - 1;
-            let entry = cursor.end_entry(base, bit, &mut escapes);
-            if carets & (1 << bit) == 0 {
-                entries.push(entry);
-                continue;
+        // Local vectors, so that their lengths stay in registers; given back at the end.
+        let mut list = std::mem::take(&mut self.after_separators);
+        let mut escapes = std::mem::take(&mut self.escapes);
+        let carets = split_into(bytes, &mut list, &mut escapes);
+        self.after_separators = list;
+        self.escapes = escapes;
+        let carets = carets?;
+        // `carets[d]`: where in the list dictionary `d`'s `^` is.
+        let (mut total, mut skipped, mut previous) = (0, 0, 0);
+        for (d, &caret) in carets.iter().enumerate() {
+            self.skips[d] = skipped;
+            // Empty when its `^` is where it starts (one past the previous `^`, or 0).
+            let empty = self.after_separators.get(previous).copied()
+                == self.after_separators.get(caret).map(|&after| after - 1);
+            if empty {
+                skipped += 1;
+            } else {
+                total += caret - previous;
             }
-            // A section end (four in a payload).
-            let at = base + bit;
-            if at > section_start {
-                entries.push(entry);
-            }
-            ends[found] = entries.len();
-            found += 1;
-            if found == 4 {
-                return Ok(Sections {
-                    ends,
-                    structure_start: at as usize + 1,
-                });
-            }
-            section_start = at + 1;
+            self.ends[d] = total;
+            previous = caret;
         }
-        cursor.carried |= escapes != 0;
-        base += 64;
+        let structure_start = self
+            .after_separators
+            .get(carets[3])
+            .map_or(0, |&a| a as usize);
+        Ok(Sections {
+            ends: self.ends,
+            structure_start,
+        })
     }
-    Err(found)
+}
+
+/// [`Dictionaries::split`] on plain vectors: fills `list` and `escapes`, and returns where in
+/// `list` each of the four `^` is, or how many there were.
+fn split_into(
+    bytes: &[u8],
+    list: &mut Vec<u32>,
+    escapes: &mut Vec<u64>,
+) -> Result<[usize; 4], usize> {
+    // Written by index ahead of `n`, then cut to `n`: no capacity check per separator.
+    list.clear();
+    let mut n = 1;
+    let mut carets_at = [0usize; 4];
+    let mut found = 0;
+    let mut base = 0u32;
+    let mut blocks = bytes.chunks_exact(64);
+    let mut tail = [0u8; 64];
+    let mut in_tail = false;
+    let result = loop {
+        let block: &[u8; 64] = match blocks.next() {
+            Some(chunk) => chunk.try_into().unwrap_or(&tail),
+            None => {
+                let rest = blocks.remainder();
+                if rest.is_empty() || in_tail {
+                    break Err(found);
+                }
+                // Zero padding matches none of the four bytes.
+                tail[..rest.len()].copy_from_slice(rest);
+                in_tail = true;
+                &tail
+            }
+        };
+        let (mut separators, mut carets, block_escapes) = block_masks(block);
+        escapes.push(block_escapes);
+        // Room for every separator of the block, its offset plus one (at most 64).
+        if list.len() < n + 64 {
+            list.resize(n + 64 + 192, 0);
+        }
+        // A slice, so that its bounds stay in registers across the stores.
+        let slots = list.as_mut_slice();
+        if carets == 0 {
+            while separators != 0 {
+                slots[n] = base + separators.trailing_zeros() + 1;
+                n += 1;
+                separators &= separators - 1;
+            }
+        } else {
+            // A section end (four in a payload): stop at the fourth.
+            while separators != 0 {
+                let bit = separators & separators.wrapping_neg();
+                slots[n] = base + separators.trailing_zeros() + 1;
+                n += 1;
+                separators &= separators - 1;
+                if carets & bit != 0 {
+                    carets &= !bit;
+                    carets_at[found] = n - 1;
+                    found += 1;
+                    if found == 4 {
+                        break;
+                    }
+                }
+            }
+            if found == 4 {
+                break Ok(carets_at);
+            }
+        }
+        base += 64;
+    };
+    list.truncate(n);
+    result
 }
 
 #[cfg(test)]
@@ -192,7 +245,7 @@ mod tests {
 
     type Split = (Vec<(Range<usize>, bool)>, Sections);
 
-    /// The straightforward byte-at-a-time split the block-wise one must agree with.
+    /// The straightforward byte-at-a-time split the marks and cursors must agree with.
     fn reference(bytes: &[u8]) -> Result<Split, usize> {
         let mut entries = Vec::new();
         let mut ends = [0; 4];
@@ -229,20 +282,52 @@ mod tests {
         Err(found)
     }
 
-    fn split_all(bytes: &[u8]) -> Result<Split, usize> {
+    /// Reads every entry in the order `order` gives for the number of entries.
+    fn split_in_order(bytes: &[u8], order: impl Fn(usize) -> Vec<usize>) -> Result<Split, usize> {
         let mut dictionaries = Dictionaries::default();
         let sections = dictionaries.split(bytes)?;
-        let entries = (0..dictionaries.len())
-            .filter_map(|i| dictionaries.range_and_escaped(i))
-            .collect();
+        let len = dictionaries.len();
+        let mut entries = vec![None; len];
+        for i in order(len) {
+            let dictionary = sections.ends.iter().position(|&end| i < end).unwrap_or(4);
+            if dictionary == 0 {
+                assert_eq!(dictionaries.string_range(i), dictionaries.range(0, i));
+            }
+            entries[i] = dictionaries
+                .range(dictionary, i)
+                .map(|range| (range.clone(), dictionaries.escaped(&range)));
+        }
+        let entries = entries.into_iter().flatten().collect::<Vec<_>>();
+        assert_eq!(entries.len(), len, "every entry is found");
         Ok((entries, sections))
     }
 
-    #[test]
-    fn agrees_with_the_byte_at_a_time_split() {
+    /// Each dictionary in order, the dictionaries interleaved (as the structure reads them).
+    fn interleaved(bytes: &[u8]) -> Result<Split, usize> {
+        let ends = reference(bytes).map(|(_, s)| s.ends).unwrap_or_default();
+        split_in_order(bytes, |_| {
+            let mut queues: Vec<Vec<usize>> = (0..4)
+                .map(|d| {
+                    (if d == 0 { 0 } else { ends[d - 1] }..ends[d])
+                        .rev()
+                        .collect()
+                })
+                .collect();
+            let mut order = Vec::new();
+            while queues.iter().any(|q| !q.is_empty()) {
+                for q in queues.iter_mut() {
+                    order.extend(q.pop());
+                }
+            }
+            order
+        })
+    }
+
+    fn cases() -> Vec<Vec<u8>> {
         let long = format!("{}|{}+|x^^^^0", "a".repeat(70), "b%".repeat(80));
-        let cases: &[&[u8]] = &[
-            b"^^^^",
+        let many = format!("{}^1|2^^^", vec!["ab"; 100].join("|"));
+        let mut cases: Vec<Vec<u8>> = [
+            &b"^^^^"[..],
             b"^^^",
             b"",
             b"a^^^^0",
@@ -252,23 +337,58 @@ mod tests {
             b"||^|^^^",
             b"12345678|12345678|1234567^^^^",
             b"1234567+|2345678%^1^^^0",
-            long.as_bytes(),
-        ];
-        for case in cases {
+        ]
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+        cases.push(long.into_bytes());
+        cases.push(many.into_bytes());
+        cases
+    }
+
+    #[test]
+    fn agrees_with_the_byte_at_a_time_split_in_any_read_order() {
+        for case in cases() {
+            let text = String::from_utf8_lossy(&case).into_owned();
+            let expected = reference(&case);
             assert_eq!(
-                split_all(case),
-                reference(case),
-                "{}",
-                String::from_utf8_lossy(case)
+                split_in_order(&case, |n| (0..n).collect()),
+                expected,
+                "{text}"
             );
+            assert_eq!(
+                split_in_order(&case, |n| (0..n).rev().collect()),
+                expected,
+                "{text}"
+            );
+            assert_eq!(
+                split_in_order(&case, |n| (0..n)
+                    .step_by(3)
+                    .chain((0..n).step_by(2))
+                    .chain(0..n)
+                    .collect()),
+                expected,
+                "{text}"
+            );
+            assert_eq!(interleaved(&case), expected, "{text}");
         }
     }
 
     #[test]
     fn escape_flags_are_per_entry() {
-        let (entries, _) = split_all(b"a+|b|%|c^^^^").expect("four separators");
+        let (entries, _) =
+            split_in_order(b"a+|b|%|c^^^^", |n| (0..n).collect()).expect("four separators");
         let flags: Vec<bool> = entries.iter().map(|(_, escaped)| *escaped).collect();
         assert_eq!(flags, [true, false, true, false]);
+    }
+
+    #[test]
+    fn entries_past_the_list_are_none() {
+        let mut dictionaries = Dictionaries::default();
+        assert!(dictionaries.split(b"a|b^1^^^").is_ok());
+        assert_eq!(dictionaries.range(1, 2), Some(4..5));
+        assert_eq!(dictionaries.range(3, 5), None);
+        assert_eq!(dictionaries.range(4, 0), None);
     }
 
     proptest::proptest! {
@@ -277,9 +397,19 @@ mod tests {
             bytes in proptest::collection::vec(
                 proptest::sample::select(vec![b'|', b'^', b'+', b'%', b'a', b'0', 0x80, 0xFF]),
                 0..300,
-            )
+            ),
+            seed in 0usize..1000,
         ) {
-            proptest::prop_assert_eq!(split_all(&bytes), reference(&bytes));
+            let expected = reference(&bytes);
+            proptest::prop_assert_eq!(split_in_order(&bytes, |n| (0..n).collect()), expected.clone());
+            proptest::prop_assert_eq!(interleaved(&bytes), expected.clone());
+            // A scrambled order: each read is in order, a short skip, or far off.
+            let scrambled = split_in_order(&bytes, |n| {
+                let mut order: Vec<usize> = (0..n).map(|i| (i * 7 + seed) % n.max(1)).collect();
+                order.extend(0..n);
+                order
+            });
+            proptest::prop_assert_eq!(scrambled, expected);
         }
     }
 }
