@@ -188,6 +188,9 @@ impl<S: Service> Core<S> {
             return Ok(Won::Lead(None));
         }
         let port = self.options.port;
+        // Set when another process holds the port: a refused connection then most likely met
+        // it between its bind and its listen, so the next attempt comes soon.
+        let mut port_taken = false;
         if self.options.role != RolePolicy::Follower {
             let _guard = self.scope.election_lock().await;
             if let Some(server) = self.scope.port_server(port) {
@@ -201,6 +204,7 @@ impl<S: Service> Core<S> {
                     return Ok(Won::Lead(Some(server)));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    port_taken = true;
                     if self.options.role == RolePolicy::Leader {
                         return Err(Lost::Final(Error::PortOccupied {
                             channel: self.channel.clone(),
@@ -229,6 +233,7 @@ impl<S: Service> Core<S> {
                 tracing::info!(channel = %self.channel, port, "following the leader");
                 Ok(Won::Follow(conn))
             }
+            Err(ConnectFailure::Refused(e)) if port_taken => Err(Lost::Transient(e)),
             Err(ConnectFailure::Refused(e)) => Err(Lost::Refused(e)),
             Err(ConnectFailure::Stranger { seen, definitive }) => {
                 Err(Lost::Stranger { seen, definitive })
